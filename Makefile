@@ -1,0 +1,56 @@
+# FieldPay — the front door. `make run` starts the platform with demo data; `make test` tests it.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+
+.PHONY: run test unit integration e2e smoke bench lint format contracts install clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required"'
+	@$(PYTHON) -m venv --help >/dev/null 2>&1 && $(PYTHON) -c 'import ensurepip' 2>/dev/null || { \
+	  echo "installing python3-venv (Debian)…"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq python3-venv; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+run: $(STAMP)  ## start the whole platform with demo data (Ctrl-C stops it)
+	$(PY) -m shared.devstack run
+
+smoke: $(STAMP)  ## against a running `make run`: close a job, wait ≤ 2 s for its draft
+	$(PY) -m shared.devstack smoke
+
+test: $(STAMP)  ## unit, integration and end-to-end tests on a throwaway PostgreSQL and broker
+	$(PY) -m pytest -q -p no:cacheprovider tests/unit tests/integration tests/e2e
+
+unit: $(STAMP)
+	$(PY) -m pytest -q tests/unit
+
+integration: $(STAMP)
+	$(PY) -m pytest -q tests/integration
+
+e2e: $(STAMP)
+	$(PY) -m pytest -q tests/e2e
+
+bench: $(STAMP)  ## closed→drafted throughput and latency vs the raw Kafka client rate
+	$(PY) -m bench.pipeline
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy shared services bench tests
+
+format: $(STAMP)
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+contracts: $(STAMP)  ## regenerate JSON Schema and AsyncAPI from the event models
+	$(PY) -m shared.contracts.generate
+
+clean:
+	rm -rf var

@@ -1,0 +1,127 @@
+"""The invoice aggregate, event-sourced: its history is its truth; state is folded from events.
+
+Its events are the published contracts (shared.contracts), which are plain frozen value objects."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+from services.invoicing.domain.totals import LineAmounts, invoice_totals, line_amounts
+from shared.contracts import (
+    Event,
+    InvoiceDrafted,
+    InvoiceLine,
+    InvoiceTotals,
+    JobClosed,
+    JobLineItem,
+    LaborEntry,
+)
+
+LineKind = Literal["item", "labor"]
+INVOICE_NAMESPACE = uuid.UUID("5b0f8c8e-7a51-4a4f-9d0e-6f1f3c0f2a11")
+
+
+class InvoiceStatus(StrEnum):
+    NONE = "none"
+    DRAFT = "draft"
+
+
+class InvoiceAlreadyExists(Exception):
+    pass
+
+
+class TenantMismatch(Exception):
+    """An event names one shop in its body and another in its envelope: never processed."""
+
+
+def invoice_id_for_job(job_id: str) -> str:
+    """One invoice per closed job: the id is derived from the job, so a replay cannot make two."""
+    return str(uuid.uuid5(INVOICE_NAMESPACE, f"job:{job_id}"))
+
+
+@dataclass
+class Invoice:
+    invoice_id: str
+    version: int = 0
+    status: InvoiceStatus = InvoiceStatus.NONE
+    shop_id: str = ""
+    total_cents: int = 0
+    pending: list[Event] = field(default_factory=list)
+
+    @classmethod
+    def from_history(cls, invoice_id: str, history: list[Event]) -> Invoice:
+        invoice = cls(invoice_id)
+        for event in history:
+            invoice._apply(event)
+            invoice.version += 1
+        return invoice
+
+    def draft_from_closed_job(self, job: JobClosed, now: datetime) -> None:
+        if self.status is not InvoiceStatus.NONE:
+            raise InvoiceAlreadyExists(self.invoice_id)
+        exempt = job.customer.tax_exempt
+        lines = [_item_line(item, exempt) for item in job.line_items]
+        lines += [_labor_line(entry, exempt) for entry in job.labor]
+        self._record(InvoiceDrafted(
+            invoice_id=self.invoice_id,
+            shop_id=job.shop_id,
+            source="job",
+            job_id=job.job_id,
+            drafted_at=now,
+            currency=job.currency,
+            customer=job.customer,
+            service_address=job.service_address,
+            lines=lines,
+            totals=_totals(lines),
+        ))
+
+    def _record(self, event: Event) -> None:
+        self._apply(event)
+        self.pending.append(event)
+
+    def _apply(self, event: Event) -> None:
+        if isinstance(event, InvoiceDrafted):
+            self.status = InvoiceStatus.DRAFT
+            self.shop_id = event.shop_id
+            self.total_cents = event.totals.total_cents
+
+
+def _item_line(item: JobLineItem, customer_exempt: bool) -> InvoiceLine:
+    return _line(
+        item.line_id, "item", item.description, item.quantity, item.unit_price_cents,
+        taxable=item.taxable and not customer_exempt, rate=item.tax_rate_percent,
+    )
+
+
+def _labor_line(entry: LaborEntry, customer_exempt: bool) -> InvoiceLine:
+    return _line(
+        entry.entry_id, "labor", f"Labor — {entry.technician}", entry.hours,
+        entry.hourly_rate_cents, taxable=entry.taxable and not customer_exempt,
+        rate=entry.tax_rate_percent,
+    )
+
+
+def _line(
+    line_id: str, kind: LineKind, description: str, quantity: Decimal, unit_price_cents: int,
+    *, taxable: bool, rate: Decimal,
+) -> InvoiceLine:
+    amounts = line_amounts(quantity, unit_price_cents, taxable, rate)
+    return InvoiceLine(
+        line_id=line_id, kind=kind, description=description, quantity=quantity,
+        unit_price_cents=unit_price_cents, taxable=taxable, tax_rate_percent=rate,
+        subtotal_cents=amounts.subtotal_cents, tax_cents=amounts.tax_cents,
+        total_cents=amounts.total_cents,
+    )
+
+
+def _totals(lines: list[InvoiceLine]) -> InvoiceTotals:
+    totals = invoice_totals(LineAmounts(line.subtotal_cents, line.tax_cents) for line in lines)
+    return InvoiceTotals(
+        subtotal_cents=totals.subtotal_cents, tax_cents=totals.tax_cents,
+        total_cents=totals.total_cents,
+    )

@@ -1,0 +1,62 @@
+"""The one place money is computed: line subtotal, per-line tax (half-up to the cent), totals.
+
+Every figure a person sees — staff UI, PDF, pay page, AR aging — comes from these functions (other
+services read the results from events; they never recompute)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+ONE_CENT = Decimal(1)
+
+
+@dataclass(frozen=True)
+class LineAmounts:
+    subtotal_cents: int
+    tax_cents: int
+
+    @property
+    def total_cents(self) -> int:
+        return self.subtotal_cents + self.tax_cents
+
+
+@dataclass(frozen=True)
+class Totals:
+    subtotal_cents: int
+    tax_cents: int
+
+    @property
+    def total_cents(self) -> int:
+        return self.subtotal_cents + self.tax_cents
+
+
+def to_cents(amount: Decimal) -> int:
+    """Round a Decimal number of cents half-up to a whole cent."""
+    return int(amount.quantize(ONE_CENT, rounding=ROUND_HALF_UP))
+
+
+def line_amounts(
+    quantity: Decimal, unit_price_cents: int, taxable: bool, tax_rate_percent: Decimal
+) -> LineAmounts:
+    subtotal = to_cents(quantity * unit_price_cents)
+    tax = to_cents(Decimal(subtotal) * tax_rate_percent / 100) if taxable else 0
+    return LineAmounts(subtotal_cents=subtotal, tax_cents=tax)
+
+
+def invoice_totals(lines: Iterable[LineAmounts]) -> Totals:
+    """The invoice total is the sum of its lines (tax is rounded per line, never on the sum)."""
+    subtotal = tax = 0
+    for line in lines:
+        subtotal += line.subtotal_cents
+        tax += line.tax_cents
+    return Totals(subtotal_cents=subtotal, tax_cents=tax)
+
+
+def format_cents(cents: int, currency: str = "USD") -> str:
+    """How money is shown to people: $1,234.56 (negative as -$1,234.56)."""
+    sign = "-" if cents < 0 else ""
+    whole, part = divmod(abs(cents), 100)
+    symbol = "$" if currency in ("USD", "CAD", "AUD") else f"{currency} "
+    return f"{sign}{symbol}{whole:,}.{part:02d}"

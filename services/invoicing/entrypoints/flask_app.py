@@ -1,0 +1,69 @@
+"""HTTP API of the invoicing service (read side for now: the drafts queue)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import NotFound
+
+from services.invoicing import bootstrap, views
+from shared.http import FieldError, create_app, shop_id
+
+STATUSES = frozenset({"draft"})
+MAX_PAGE = 200
+
+
+def build_app() -> Flask:
+    app = create_app(bootstrap.SERVICE, bootstrap.wiring.settings.internal_api_token, bootstrap.wiring.ready)
+
+    @app.get("/invoices")
+    def list_invoices() -> Response:
+        status = request.args.get("status") or None
+        if status is not None and status not in STATUSES:
+            raise FieldError("status", f"must be one of {sorted(STATUSES)}")
+        limit = _limit(request.args.get("limit", "50"))
+        after = _cursor(request.args.get("after"))
+        with bootstrap.wiring.pool.connection() as conn:
+            items = views.list_invoices(
+                conn, shop_id(), status=status, limit=limit, after=after,
+                job_id=request.args.get("job_id") or None,
+            )
+        next_cursor = _encode(items[-1]) if len(items) == limit else None
+        return jsonify(items=items, next=next_cursor)
+
+    @app.get("/invoices/<invoice_id>")
+    def get_invoice(invoice_id: str) -> Response:
+        with bootstrap.wiring.pool.connection() as conn:
+            invoice = views.get_invoice(conn, shop_id(), invoice_id)
+        if invoice is None:
+            raise NotFound(f"invoice {invoice_id} not found")
+        return jsonify(invoice)
+
+    return app
+
+
+def _limit(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE:
+        raise FieldError("limit", f"must be a whole number from 1 to {MAX_PAGE}")
+    return int(text)
+
+
+def _encode(item: dict[str, str]) -> str:
+    raw = json.dumps([item["drafted_at"], item["invoice_id"]]).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _cursor(text: str | None) -> tuple[datetime, str] | None:
+    if not text:
+        return None
+    try:
+        drafted_at, invoice_id = json.loads(base64.urlsafe_b64decode(text.encode()))
+        return datetime.fromisoformat(drafted_at), str(invoice_id)
+    except (ValueError, TypeError) as exc:
+        raise FieldError("after", "not a cursor this API returned") from exc
+
+
+app = build_app()

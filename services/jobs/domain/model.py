@@ -1,0 +1,89 @@
+"""The job as the shop knows it: a customer, a place, what the technician used and how long it took.
+
+Standard library only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+
+class JobStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class JobAlreadyClosed(Exception):
+    """A job closes once; closing it again would bill the customer twice."""
+
+
+class UnknownCustomer(Exception):
+    pass
+
+
+class UnknownJob(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Address:
+    line1: str
+    city: str
+    region: str
+    postal_code: str
+    line2: str = ""
+    country: str = "US"
+
+
+@dataclass(frozen=True)
+class Customer:
+    customer_id: str
+    shop_id: str
+    name: str
+    billing_address: Address
+    payment_terms_days: int
+    email: str | None = None
+    phone: str | None = None
+    tax_exempt: bool = False
+
+
+@dataclass(frozen=True)
+class LineItem:
+    line_id: str
+    description: str
+    quantity: Decimal
+    unit_price_cents: int
+    taxable: bool
+    tax_rate_percent: Decimal
+
+
+@dataclass(frozen=True)
+class LaborEntry:
+    entry_id: str
+    technician: str
+    hours: Decimal
+    hourly_rate_cents: int
+    taxable: bool = False
+    tax_rate_percent: Decimal = Decimal(0)
+
+
+@dataclass
+class Job:
+    job_id: str
+    shop_id: str
+    customer_id: str
+    service_address: Address
+    line_items: list[LineItem] = field(default_factory=list)
+    labor: list[LaborEntry] = field(default_factory=list)
+    status: JobStatus = JobStatus.OPEN
+    closed_at: datetime | None = None
+    version: int = 1
+
+    def close(self, now: datetime) -> None:
+        if self.status is JobStatus.CLOSED:
+            raise JobAlreadyClosed(f"job {self.job_id} is already closed")
+        self.status = JobStatus.CLOSED
+        self.closed_at = now
+        self.version += 1

@@ -1,0 +1,59 @@
+"""Commands the jobs service accepts, validated at the boundary (pydantic)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+Text = Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class AddressIn(Command):
+    line1: Text
+    line2: str = Field(default="", max_length=500)
+    city: Text
+    region: Text
+    postal_code: Annotated[str, Field(min_length=1, max_length=20)]
+    country: str = Field(default="US", pattern=r"^[A-Z]{2}$")
+
+
+class CreateCustomer(Command):
+    name: Text
+    email: EmailStr | None = None
+    phone: Annotated[str, Field(pattern=r"^\+[1-9]\d{6,14}$")] | None = None
+    billing_address: AddressIn
+    payment_terms_days: int = Field(default=0, ge=0, le=365)
+    tax_exempt: bool = False
+
+
+class LineItemIn(Command):
+    description: Text
+    quantity: Annotated[Decimal, Field(gt=0, le=100000, max_digits=12, decimal_places=3)]
+    unit_price_cents: int = Field(ge=0, le=100_000_000)
+    taxable: bool = True
+    tax_rate_percent: Annotated[Decimal, Field(ge=0, le=100, decimal_places=4)] = Decimal(0)
+
+
+class LaborEntryIn(Command):
+    technician: Text
+    hours: Annotated[Decimal, Field(gt=0, le=1000, max_digits=8, decimal_places=2)]
+    hourly_rate_cents: int = Field(ge=0, le=10_000_000)
+    taxable: bool = False
+    tax_rate_percent: Annotated[Decimal, Field(ge=0, le=100, decimal_places=4)] = Decimal(0)
+
+
+class CreateJob(Command):
+    customer_id: Text
+    service_address: AddressIn
+    line_items: list[LineItemIn] = Field(default_factory=list, max_length=500)
+    labor: list[LaborEntryIn] = Field(default_factory=list, max_length=200)
+
+
+class CloseJob(Command):
+    job_id: Text

@@ -1,0 +1,159 @@
+"""Use cases of the jobs service. Each takes a command and a unit of work."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+from services.jobs.domain.model import (
+    Address,
+    Customer,
+    Job,
+    LaborEntry,
+    LineItem,
+    UnknownCustomer,
+    UnknownJob,
+)
+from services.jobs.service_layer import commands
+from services.jobs.service_layer.unit_of_work import UnitOfWork
+from shared import contracts
+from shared.envelope import Envelope
+from shared.eventstore import ConcurrencyConflict
+
+SOURCE = "/services/jobs"
+Clock = Callable[[], datetime]
+
+
+def create_customer(shop_id: str, cmd: commands.CreateCustomer, uow: UnitOfWork) -> Customer:
+    customer = Customer(
+        customer_id=str(uuid.uuid4()),
+        shop_id=shop_id,
+        name=cmd.name,
+        email=cmd.email,
+        phone=cmd.phone,
+        billing_address=_address(cmd.billing_address),
+        payment_terms_days=cmd.payment_terms_days,
+        tax_exempt=cmd.tax_exempt,
+    )
+    with uow:
+        uow.customers.add(customer)
+        uow.commit()
+    return customer
+
+
+def create_job(shop_id: str, cmd: commands.CreateJob, uow: UnitOfWork) -> Job:
+    with uow:
+        if uow.customers.get(shop_id, cmd.customer_id) is None:
+            raise UnknownCustomer(cmd.customer_id)
+        job = Job(
+            job_id=str(uuid.uuid4()),
+            shop_id=shop_id,
+            customer_id=cmd.customer_id,
+            service_address=_address(cmd.service_address),
+            line_items=[_line_item(item) for item in cmd.line_items],
+            labor=[_labor(entry) for entry in cmd.labor],
+        )
+        uow.jobs.add(job)
+        uow.commit()
+    return job
+
+
+def close_job(
+    shop_id: str, cmd: commands.CloseJob, uow: UnitOfWork, clock: Clock, *,
+    correlation_id: str = "", attempts: int = 3,
+) -> Job:
+    """Close the job and publish JobClosed in the same transaction; retried on a lost race."""
+    for attempt in range(attempts):
+        try:
+            return _close_once(shop_id, cmd, uow, clock, correlation_id)
+        except ConcurrencyConflict:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _close_once(
+    shop_id: str, cmd: commands.CloseJob, uow: UnitOfWork, clock: Clock, correlation_id: str
+) -> Job:
+    with uow:
+        job = uow.jobs.get(shop_id, cmd.job_id)
+        if job is None:
+            raise UnknownJob(cmd.job_id)
+        customer = uow.customers.get(shop_id, job.customer_id)
+        if customer is None:
+            raise UnknownCustomer(job.customer_id)
+        job.close(clock())
+        uow.jobs.save(job)
+        event = job_closed(job, customer)
+        uow.publish(job.job_id, job.version, Envelope(
+            event=event, tenant=shop_id, source=SOURCE, correlation_id=correlation_id,
+        ))
+        uow.commit()
+    return job
+
+
+def job_closed(job: Job, customer: Customer) -> contracts.JobClosed:
+    """The event-carried state invoicing needs: billing snapshot, service address, lines, labor."""
+    assert job.closed_at is not None
+    return contracts.JobClosed(
+        job_id=job.job_id,
+        shop_id=job.shop_id,
+        closed_at=job.closed_at,
+        customer=contracts.CustomerSnapshot(
+            customer_id=customer.customer_id,
+            name=customer.name,
+            email=customer.email,
+            phone=customer.phone,
+            billing_address=_address_out(customer.billing_address),
+            payment_terms_days=customer.payment_terms_days,
+            tax_exempt=customer.tax_exempt,
+        ),
+        service_address=_address_out(job.service_address),
+        line_items=[
+            contracts.JobLineItem(
+                line_id=i.line_id, description=i.description, quantity=i.quantity,
+                unit_price_cents=i.unit_price_cents, taxable=i.taxable,
+                tax_rate_percent=i.tax_rate_percent,
+            )
+            for i in job.line_items
+        ],
+        labor=[
+            contracts.LaborEntry(
+                entry_id=e.entry_id, technician=e.technician, hours=e.hours,
+                hourly_rate_cents=e.hourly_rate_cents, taxable=e.taxable,
+                tax_rate_percent=e.tax_rate_percent,
+            )
+            for e in job.labor
+        ],
+    )
+
+
+def _address(a: commands.AddressIn) -> Address:
+    return Address(
+        line1=a.line1, line2=a.line2, city=a.city, region=a.region,
+        postal_code=a.postal_code, country=a.country,
+    )
+
+
+def _address_out(a: Address) -> contracts.Address:
+    return contracts.Address(
+        line1=a.line1, line2=a.line2, city=a.city, region=a.region,
+        postal_code=a.postal_code, country=a.country,
+    )
+
+
+def _line_item(item: commands.LineItemIn) -> LineItem:
+    return LineItem(
+        line_id=str(uuid.uuid4()), description=item.description, quantity=item.quantity,
+        unit_price_cents=item.unit_price_cents, taxable=item.taxable,
+        tax_rate_percent=item.tax_rate_percent,
+    )
+
+
+def _labor(entry: commands.LaborEntryIn) -> LaborEntry:
+    return LaborEntry(
+        entry_id=str(uuid.uuid4()), technician=entry.technician, hours=entry.hours,
+        hourly_rate_cents=entry.hourly_rate_cents, taxable=entry.taxable,
+        tax_rate_percent=entry.tax_rate_percent,
+    )

@@ -1,0 +1,269 @@
+"""The consumer loop: batches from Kafka, one database transaction per batch, an idempotent inbox,
+offsets committed only after the database commit, retries with backoff, and a dead-letter topic.
+
+Per record, inside the batch transaction and a savepoint:
+  1. insert (consumer, ce_id) into the inbox; a duplicate key means "already done": skip;
+  2. run the handler, which writes its projection / appends its events on the same connection.
+A malformed record, or one that keeps failing, is published to ``<topic>.dlq`` (with the error in
+headers) before the batch commits, and recorded in the inbox as dead-lettered."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.errors import CommitFailedError, KafkaError
+from kafka.structs import OffsetAndMetadata, TopicPartition
+
+from shared.contracts import Event
+from shared.envelope import Envelope, MalformedEvent, decode
+from shared.faults import crash_point
+from shared.logs import correlation_id
+from shared.metrics import (
+    BATCH_SECONDS,
+    CONSUMER_LAG,
+    EVENTS_CONSUMED,
+    EVENTS_DEAD_LETTERED,
+    EVENTS_FAILED,
+    HANDLER_SECONDS,
+)
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[psycopg.Connection, Envelope], None]
+TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError, KafkaError)
+"""Failures of the infrastructure, not of the event: retried forever, never dead-lettered."""
+
+INSERT_INBOX = (
+    "INSERT INTO inbox (consumer, event_id, topic, kafka_partition, kafka_offset, outcome, error)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+)
+
+
+class PoisonEvent(Exception):
+    """Raised by a handler for an event that can never be processed (a failing invariant)."""
+
+
+@dataclass
+class _Batch:
+    records: list[Any]
+    dead_letters: list[tuple[Any, BaseException]] = field(default_factory=list)
+
+
+class Consumer:
+    """Runs ``handlers`` (by event class) for one consumer group on one service database."""
+
+    def __init__(
+        self,
+        name: str,
+        db_url: str,
+        kafka: KafkaConsumer,
+        producer: KafkaProducer,
+        handlers: Mapping[type[Event], Handler],
+        *,
+        max_attempts: int = 5,
+        poison: tuple[type[BaseException], ...] = (),
+    ) -> None:
+        self.name = name
+        self.db_url = db_url
+        self.kafka = kafka
+        self.producer = producer
+        self.handlers = {cls.__name__: handler for cls, handler in handlers.items()}
+        self.max_attempts = max_attempts
+        self.poison = (MalformedEvent, PoisonEvent, *poison)
+        self.attempts: dict[tuple[str, int, int], int] = {}
+        self.last_beat = 0.0
+        self.retries = 0
+
+    def run(self, stop: threading.Event) -> None:
+        conn = psycopg.connect(self.db_url)
+        try:
+            while not stop.is_set():
+                self.last_beat = time.monotonic()
+                polled = self.kafka.poll(timeout_ms=200)
+                records = [r for batch in polled.values() for r in batch]
+                if records:
+                    conn = self._process_with_retry(conn, records, stop)
+                self._report_lag()
+        finally:
+            conn.close()
+            self.kafka.close(autocommit=False)
+
+    def _process_with_retry(
+        self, conn: psycopg.Connection, records: list[Any], stop: threading.Event
+    ) -> psycopg.Connection:
+        """Process a batch; on failure rewind to its first offsets and back off, so the next poll
+        redelivers it. Returns the connection to use next (a new one after a database failure)."""
+        try:
+            self.process_batch(conn, records)
+            self.retries = 0
+            return conn
+        except TRANSIENT as exc:
+            log.warning("transient failure, retrying batch", extra={"error": str(exc)})
+            conn = self._reconnect(conn)
+        except _RetryBatch:
+            pass
+        self.retries += 1
+        self._rewind(records)
+        stop.wait(min(0.05 * 2**self.retries, 5.0))
+        return conn
+
+    def process_batch(self, conn: psycopg.Connection, records: list[Any]) -> None:
+        started = time.perf_counter()
+        batch = _Batch(records)
+        with conn.transaction():
+            for record in records:
+                self._process_record(conn, record, batch)
+            self._publish_dead_letters(batch)
+        crash_point("consumer.after_db_commit")
+        self._commit_offsets(records)
+        BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+
+    def _process_record(self, conn: psycopg.Connection, record: Any, batch: _Batch) -> None:
+        started = time.perf_counter()
+        try:
+            envelope = decode(record.headers, record.value)
+        except MalformedEvent as exc:
+            self._dead_letter(conn, record, batch, exc, _fallback_id(record))
+            return
+        token = correlation_id.set(envelope.correlation_id)
+        try:
+            outcome = self._handle(conn, record, envelope)
+        except self.poison as exc:
+            self._dead_letter(conn, record, batch, exc, envelope.id)
+            return
+        except TRANSIENT:
+            raise
+        except Exception as exc:
+            self._count_failure(conn, record, batch, exc, envelope.id)
+            return
+        finally:
+            correlation_id.reset(token)
+        EVENTS_CONSUMED.labels(self.name, record.topic, outcome).inc()
+        HANDLER_SECONDS.labels(self.name, record.topic).observe(time.perf_counter() - started)
+
+    def _handle(self, conn: psycopg.Connection, record: Any, envelope: Envelope) -> str:
+        handler = self.handlers.get(envelope.type)
+        if handler is None:
+            raise MalformedEvent(f"consumer {self.name} has no handler for {envelope.type}")
+        with conn.transaction():
+            cur = conn.execute(
+                INSERT_INBOX,
+                (self.name, envelope.id, record.topic, record.partition, record.offset,
+                 "handled", None),
+            )
+            if cur.rowcount == 0:
+                return "duplicate"
+            handler(conn, envelope)
+        return "handled"
+
+    def _count_failure(
+        self, conn: psycopg.Connection, record: Any, batch: _Batch, exc: Exception, event_id: str
+    ) -> None:
+        """An unexpected handler error: retry the whole batch, dead-letter after max_attempts."""
+        key = (record.topic, record.partition, record.offset)
+        self.attempts[key] = self.attempts.get(key, 0) + 1
+        EVENTS_FAILED.labels(self.name, record.topic).inc()
+        log.warning("handler failed", extra={"error": repr(exc), "attempt": self.attempts[key]})
+        if self.attempts[key] >= self.max_attempts:
+            del self.attempts[key]
+            self._dead_letter(conn, record, batch, exc, event_id)
+            return
+        raise _RetryBatch from exc
+
+    def _dead_letter(
+        self, conn: psycopg.Connection, record: Any, batch: _Batch, exc: BaseException,
+        event_id: str,
+    ) -> None:
+        conn.execute(
+            INSERT_INBOX,
+            (self.name, event_id, record.topic, record.partition, record.offset,
+             "dead_lettered", str(exc)[:2000]),
+        )
+        batch.dead_letters.append((record, exc))
+        log.error("dead-lettered", extra={"topic": record.topic, "error": str(exc)[:500]})
+
+    def _publish_dead_letters(self, batch: _Batch) -> None:
+        """Sent before the database commit: a crash re-sends (at least once), never loses."""
+        futures = [
+            self.producer.send(
+                f"{record.topic}.dlq", key=record.key, value=record.value,
+                headers=_dlq_headers(record, exc, self.name),
+            )
+            for record, exc in batch.dead_letters
+        ]
+        if futures:
+            self.producer.flush()
+            for future in futures:
+                future.get(timeout=30)
+        for record, _exc in batch.dead_letters:
+            EVENTS_DEAD_LETTERED.labels(self.name, record.topic).inc()
+
+    def _commit_offsets(self, records: list[Any]) -> None:
+        offsets: dict[TopicPartition, OffsetAndMetadata] = {}
+        for record in records:
+            tp = TopicPartition(record.topic, record.partition)
+            offsets[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
+        try:
+            self.kafka.commit(offsets)
+        except CommitFailedError:
+            log.warning("offset commit failed after rebalance; the inbox dedupes the re-delivery")
+
+    def _rewind(self, records: list[Any]) -> None:
+        first: dict[TopicPartition, int] = {}
+        for record in records:
+            tp = TopicPartition(record.topic, record.partition)
+            first[tp] = min(first.get(tp, record.offset), record.offset)
+        assigned = self.kafka.assignment()
+        for tp, offset in first.items():
+            if tp in assigned:
+                self.kafka.seek(tp, offset)
+
+    def _reconnect(self, conn: psycopg.Connection) -> psycopg.Connection:
+        try:
+            conn.close()
+        except psycopg.Error:
+            pass
+        while True:
+            try:
+                return psycopg.connect(self.db_url)
+            except psycopg.OperationalError:
+                time.sleep(1.0)
+
+    def _report_lag(self) -> None:
+        for tp in self.kafka.assignment():
+            high = self.kafka.highwater(tp)
+            position = self.kafka.position(tp, timeout_ms=0) if high is not None else None
+            if high is not None and position is not None:
+                CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(high - position)
+
+
+class _RetryBatch(Exception):
+    """Roll the batch back and process it again after a backoff."""
+
+
+def _fallback_id(record: Any) -> str:
+    for name, raw in record.headers or []:
+        if name == "ce_id" and raw:
+            return str(raw.decode("utf-8", errors="replace"))
+    return f"{record.topic}/{record.partition}/{record.offset}"
+
+
+def _dlq_headers(record: Any, exc: BaseException, consumer: str) -> list[tuple[str, bytes]]:
+    extra = {
+        "dlq_error": str(exc)[:2000],
+        "dlq_error_type": type(exc).__name__,
+        "dlq_consumer": consumer,
+        "dlq_original_topic": record.topic,
+        "dlq_original_partition": str(record.partition),
+        "dlq_original_offset": str(record.offset),
+        "dlq_failed_at": datetime.now(UTC).isoformat(),
+    }
+    return list(record.headers or []) + [(k, v.encode()) for k, v in extra.items()]

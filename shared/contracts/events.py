@@ -1,0 +1,176 @@
+"""Event contracts between services. The single source of truth for message shapes: the JSON Schema
+and AsyncAPI documents under contracts/ are generated from these models (``make contracts``)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from shared.contracts.base import Contract, Event
+
+Cents = Annotated[int, Field(description="Money in minor units (cents).")]
+NonNegativeCents = Annotated[int, Field(ge=0, description="Money in minor units (cents), >= 0.")]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")]
+Quantity = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=3)]
+Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=7, decimal_places=4)]
+
+
+class Address(Contract):
+    line1: str = Field(min_length=1)
+    line2: str = ""
+    city: str = Field(min_length=1)
+    region: str = Field(min_length=1, description="State or province.")
+    postal_code: str = Field(min_length=1)
+    country: str = Field(default="US", pattern=r"^[A-Z]{2}$")
+
+
+class CustomerSnapshot(Contract):
+    """What the invoice needs to know about the customer, as it was when the fact happened."""
+
+    customer_id: str
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    billing_address: Address
+    payment_terms_days: int = Field(ge=0)
+    tax_exempt: bool = False
+
+
+class JobLineItem(Contract):
+    line_id: str
+    description: str
+    quantity: Quantity
+    unit_price_cents: NonNegativeCents
+    taxable: bool
+    tax_rate_percent: Percent
+
+
+class LaborEntry(Contract):
+    entry_id: str
+    technician: str
+    hours: Quantity
+    hourly_rate_cents: NonNegativeCents
+    taxable: bool = False
+    tax_rate_percent: Percent = Decimal(0)
+
+
+class JobClosed(Event):
+    """A technician closed a job. Carries everything invoicing needs, so invoicing never calls jobs."""
+
+    schema_version: Literal[1] = 1
+    job_id: str
+    shop_id: str
+    closed_at: datetime
+    currency: Currency = "USD"
+    customer: CustomerSnapshot
+    service_address: Address
+    line_items: list[JobLineItem]
+    labor: list[LaborEntry]
+
+    @property
+    def subject(self) -> str:
+        return self.job_id
+
+
+class InvoiceLine(Contract):
+    line_id: str
+    kind: Literal["item", "labor"]
+    description: str
+    quantity: Quantity
+    unit_price_cents: NonNegativeCents
+    taxable: bool
+    tax_rate_percent: Percent
+    subtotal_cents: Cents
+    tax_cents: Cents
+    total_cents: Cents
+
+
+class InvoiceTotals(Contract):
+    subtotal_cents: Cents
+    tax_cents: Cents
+    total_cents: Cents
+
+
+class InvoiceDrafted(Event):
+    """A draft invoice is waiting in the office's queue."""
+
+    schema_version: Literal[1] = 1
+    invoice_id: str
+    shop_id: str
+    source: Literal["job", "estimate", "scratch"]
+    job_id: str | None = None
+    drafted_at: datetime
+    currency: Currency = "USD"
+    customer: CustomerSnapshot
+    service_address: Address
+    lines: list[InvoiceLine]
+    totals: InvoiceTotals
+
+    @property
+    def subject(self) -> str:
+        return self.invoice_id
+
+
+class InvoiceSent(Event):
+    """Staff sent the invoice: it has a number, a due date and a pay link."""
+
+    schema_version: Literal[1] = 1
+    invoice_id: str
+    shop_id: str
+    invoice_number: str
+    sent_at: datetime
+    due_date: date
+    currency: Currency = "USD"
+    customer: CustomerSnapshot
+    service_address: Address
+    lines: list[InvoiceLine]
+    totals: InvoiceTotals
+    allowed_payment_methods: list[Literal["card", "ach"]] = Field(min_length=1)
+    pay_url: str
+
+    @property
+    def subject(self) -> str:
+        return self.invoice_id
+
+
+class InvoiceViewed(Event):
+    """The customer opened the pay link."""
+
+    schema_version: Literal[1] = 1
+    invoice_id: str
+    shop_id: str
+    viewed_at: datetime
+
+    @property
+    def subject(self) -> str:
+        return self.invoice_id
+
+
+class PaymentReceived(Event):
+    """Money for an invoice has been received (card captured, or ACH cleared)."""
+
+    schema_version: Literal[1] = 1
+    payment_id: str
+    invoice_id: str
+    shop_id: str
+    received_at: datetime
+    amount_cents: Annotated[int, Field(gt=0)]
+    currency: Currency = "USD"
+    method: Literal["card", "ach"]
+
+    @property
+    def subject(self) -> str:
+        return self.invoice_id
+
+
+ALL_EVENTS: tuple[type[Event], ...] = (
+    JobClosed,
+    InvoiceDrafted,
+    InvoiceSent,
+    InvoiceViewed,
+    PaymentReceived,
+)
+EVENTS_BY_TYPE: dict[str, type[Event]] = {cls.__name__: cls for cls in ALL_EVENTS}

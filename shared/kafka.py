@@ -1,0 +1,93 @@
+"""Kafka clients configured the way the backbone needs them, and topic administration."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from shared.contracts import ALL_EVENTS
+
+PARTITIONS = 8
+"""Final partition count of every topic (the dev broker cannot add partitions later)."""
+
+
+def all_topics() -> list[str]:
+    names = [cls.topic for cls in ALL_EVENTS]
+    return names + [f"{name}.dlq" for name in names]
+
+
+def make_producer(bootstrap: str, *, client_id: str = "fieldpay") -> KafkaProducer:
+    """Idempotent producer, acks=all: a retried send is never written twice by the broker."""
+    return KafkaProducer(
+        bootstrap_servers=bootstrap.split(","),
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=2,
+        batch_size=512 * 1024,
+        max_request_size=4 * 1024 * 1024,
+        request_timeout_ms=15000,
+    )
+
+
+def make_consumer(
+    bootstrap: str,
+    group_id: str,
+    topics: Iterable[str],
+    *,
+    session_timeout_ms: int = 6000,
+    heartbeat_interval_ms: int = 2000,
+    max_poll_records: int = 1000,
+) -> KafkaConsumer:
+    """Manual commits only, from the earliest offset, without auto-creating topics."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap.split(","),
+        group_id=group_id,
+        client_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        allow_auto_create_topics=False,
+        session_timeout_ms=session_timeout_ms,
+        heartbeat_interval_ms=heartbeat_interval_ms,
+        max_poll_records=max_poll_records,
+        fetch_max_wait_ms=20,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+    )
+    consumer.subscribe(list(topics))
+    return consumer
+
+
+def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int = PARTITIONS) -> None:
+    """Create the topics that do not exist yet, with their final partition count."""
+    admin = _admin(bootstrap)
+    try:
+        existing = set(admin.list_topics())
+        missing = [t for t in topics if t not in existing]
+        if missing:
+            new = [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in missing]
+            try:
+                admin.create_topics(new)
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        admin.close()
+
+
+def wait_for_broker(bootstrap: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            _admin(bootstrap).close()
+            return
+        except KafkaError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def _admin(bootstrap: str) -> KafkaAdminClient:
+    return KafkaAdminClient(bootstrap_servers=bootstrap.split(","), client_id="fieldpay-admin")

@@ -1,0 +1,46 @@
+"""Settings read from the environment (pydantic-settings), shared by every service process."""
+
+from __future__ import annotations
+
+import os
+
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICES = ("jobs", "invoicing", "notifications", "payments", "reporting")
+
+
+class Settings(BaseSettings):
+    """Process-wide configuration. Every field maps to an upper-case environment variable."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    database_prefix: str = ""
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    internal_api_token: str = "dev-internal-token"
+    log_level: str = "INFO"
+    relay_batch_size: int = 1000
+    consumer_batch_size: int = 1000
+    consumer_max_attempts: int = 5
+    consumer_session_timeout_ms: int = 6000
+    consumer_heartbeat_interval_ms: int = 2000
+    crash_at: str = ""
+    """Fault injection for kill -9 tests: ``point:probability`` (e.g. ``relay.after_send:0.05``)."""
+
+    def database_url_for(self, service: str) -> str:
+        """The service's own database: ``<SERVICE>_DATABASE_URL`` if set, else DATABASE_URL's
+        server with the database named after the service (plus DATABASE_PREFIX)."""
+        explicit = os.environ.get(f"{service.upper()}_DATABASE_URL")
+        if explicit:
+            return explicit
+        return make_conninfo(self.database_url, dbname=f"{self.database_prefix}{service}")
+
+    def admin_database_url(self) -> str:
+        """The server's maintenance database, used to create service databases."""
+        params = conninfo_to_dict(self.database_url)
+        return make_conninfo(self.database_url, dbname=str(params.get("dbname") or "postgres"))
+
+
+def load_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,86 @@
+"""A worker process: runs background loops (relay, consumers) in threads and serves /healthz,
+/readyz and /metrics on its own port. SIGTERM or SIGINT stops it cleanly."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Protocol
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import make_wsgi_app
+
+log = logging.getLogger(__name__)
+STALE_AFTER_SECONDS = 30.0
+
+
+class Loop(Protocol):
+    last_beat: float
+
+    def run(self, stop: threading.Event) -> None: ...
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def run_worker(name: str, loops: Iterable[Loop], port: int) -> None:
+    """Run until a signal arrives or a loop dies (the supervisor restarts the process)."""
+    stop = threading.Event()
+    loops = list(loops)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    threads = [threading.Thread(target=_guard(loop, stop), name=type(loop).__name__, daemon=True)
+               for loop in loops]
+    server = _serve_health(loops, port)
+    for thread in threads:
+        thread.start()
+    log.info("worker started", extra={"worker": name, "port": port})
+    while not stop.is_set() and all(t.is_alive() for t in threads):
+        stop.wait(0.5)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=10)
+    server.shutdown()
+    log.info("worker stopped", extra={"worker": name})
+
+
+def _guard(loop: Loop, stop: threading.Event) -> Callable[[], None]:
+    def target() -> None:
+        try:
+            loop.run(stop)
+        except Exception:
+            log.exception("loop crashed", extra={"loop": type(loop).__name__})
+            stop.set()
+
+    return target
+
+
+def _serve_health(loops: list[Loop], port: int) -> WSGIServer:
+    metrics = make_wsgi_app()
+
+    def app(environ, start_response):  # type: ignore[no-untyped-def]
+        path = environ.get("PATH_INFO", "")
+        if path == "/metrics":
+            return metrics(environ, start_response)
+        if path == "/healthz":
+            return _text(start_response, "200 OK", "ok")
+        if path == "/readyz":
+            fresh = all(time.monotonic() - loop.last_beat < STALE_AFTER_SECONDS for loop in loops)
+            if fresh:
+                return _text(start_response, "200 OK", "ready")
+            return _text(start_response, "503 Service Unavailable", "not ready")
+        return _text(start_response, "404 Not Found", "not found")
+
+    server = make_server("127.0.0.1", port, app, handler_class=_QuietHandler)
+    threading.Thread(target=server.serve_forever, name="health", daemon=True).start()
+    return server
+
+
+def _text(start_response, status: str, body: str) -> list[bytes]:  # type: ignore[no-untyped-def]
+    start_response(status, [("Content-Type", "text/plain")])
+    return [body.encode()]
