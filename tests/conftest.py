@@ -1,0 +1,65 @@
+"""Test infrastructure: a throwaway PostgreSQL (embedded unless DATABASE_URL is set) per session,
+a fresh in-memory Tansu broker per test that asks for one, and fresh databases per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shared.db import drop_database
+from shared.devstack import infra
+from shared.settings import SERVICES, Settings
+
+VAR = infra.ROOT / "var"
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> str:
+    if os.environ.get("DATABASE_URL"):
+        return os.environ["DATABASE_URL"]
+    return infra.start_embedded_postgres(VAR / "test-pg")
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[str]:
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        yield os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+        return
+    port = infra.free_port()
+    proc = infra.start_broker(port, (tmp_path / "tansu.log").open("ab"))
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        infra.stop(proc)
+
+
+@pytest.fixture
+def settings(pg_server_url: str, broker: str) -> Iterator[Settings]:
+    """Fresh, migrated databases for every service and every topic, on this test's broker."""
+    prefix = f"t{uuid.uuid4().hex[:10]}_"
+    s = Settings(database_url=pg_server_url, database_prefix=prefix,
+                 kafka_bootstrap_servers=broker, internal_api_token="test-token")
+    infra.prepare(s)
+    try:
+        yield s
+    finally:
+        for service in SERVICES:
+            drop_database(s.admin_database_url(), s.database_url_for(service))
+
+
+@pytest.fixture
+def service_env(settings: Settings) -> dict[str, str]:
+    """Environment for a service subprocess using this test's databases and broker."""
+    keep = {k: v for k, v in os.environ.items() if not k.endswith("DATABASE_URL")}
+    return {
+        **keep,
+        "DATABASE_URL": settings.database_url,
+        "DATABASE_PREFIX": settings.database_prefix,
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "CONSUMER_SESSION_TIMEOUT_MS": "6000",
+        "CONSUMER_HEARTBEAT_INTERVAL_MS": "1000",
+    }
