@@ -1,8 +1,10 @@
 """Test infrastructure: a throwaway PostgreSQL (embedded unless DATABASE_URL is set) per session,
-a fresh in-memory Tansu broker per test that asks for one, and fresh databases per test."""
+a fresh in-memory Tansu broker (unless KAFKA_BOOTSTRAP_SERVERS is set) and fresh databases for
+every test — or for every module, for the ``module_*`` variants."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -24,22 +26,21 @@ def pg_server_url() -> str:
     return infra.start_embedded_postgres(VAR / "test-pg")
 
 
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[str]:
+@contextlib.contextmanager
+def running_broker(log_dir: Path) -> Iterator[str]:
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         yield os.environ["KAFKA_BOOTSTRAP_SERVERS"]
         return
     port = infra.free_port()
-    proc = infra.start_broker(port, (tmp_path / "tansu.log").open("ab"))
+    proc = infra.start_broker(port, (log_dir / "tansu.log").open("ab"))
     try:
         yield f"127.0.0.1:{port}"
     finally:
         infra.stop(proc)
 
 
-@pytest.fixture
-def settings(pg_server_url: str, broker: str) -> Iterator[Settings]:
-    """Fresh, migrated databases for every service and every topic, on this test's broker."""
+@contextlib.contextmanager
+def fresh_databases(pg_server_url: str, broker: str) -> Iterator[Settings]:
     prefix = f"t{uuid.uuid4().hex[:10]}_"
     s = Settings(database_url=pg_server_url, database_prefix=prefix,
                  kafka_bootstrap_servers=broker, internal_api_token="test-token")
@@ -51,9 +52,8 @@ def settings(pg_server_url: str, broker: str) -> Iterator[Settings]:
             drop_database(s.admin_database_url(), s.database_url_for(service))
 
 
-@pytest.fixture
-def service_env(settings: Settings) -> dict[str, str]:
-    """Environment for a service subprocess using this test's databases and broker."""
+def env_for(settings: Settings) -> dict[str, str]:
+    """Environment for a service subprocess using these databases and this broker."""
     keep = {k: v for k, v in os.environ.items() if not k.endswith("DATABASE_URL")}
     return {
         **keep,
@@ -63,3 +63,31 @@ def service_env(settings: Settings) -> dict[str, str]:
         "CONSUMER_SESSION_TIMEOUT_MS": "6000",
         "CONSUMER_HEARTBEAT_INTERVAL_MS": "1000",
     }
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[str]:
+    with running_broker(tmp_path) as bootstrap:
+        yield bootstrap
+
+
+@pytest.fixture
+def settings(pg_server_url: str, broker: str) -> Iterator[Settings]:
+    with fresh_databases(pg_server_url, broker) as s:
+        yield s
+
+
+@pytest.fixture
+def service_env(settings: Settings) -> dict[str, str]:
+    return env_for(settings)
+
+
+@pytest.fixture(scope="module")
+def module_settings(
+    pg_server_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Settings]:
+    with (
+        running_broker(tmp_path_factory.mktemp("broker")) as bootstrap,
+        fresh_databases(pg_server_url, bootstrap) as s,
+    ):
+        yield s

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shared.settings import Settings
+from tests.conftest import env_for
+from tests.support.platform import RunningPlatform, plan
+
+
+@contextlib.contextmanager
+def started(env: dict[str, str], log_dir: Path) -> Iterator[RunningPlatform]:
+    running = plan(env, log_dir)
+    for name in running.procs:
+        running.start(name)
+    try:
+        running.wait_ready()
+        yield running
+    finally:
+        running.stop_all()
+
+
+@pytest.fixture
+def platform(service_env: dict[str, str], tmp_path: Path) -> Iterator[RunningPlatform]:
+    """jobs and invoicing, every process of each, on this test's databases and broker."""
+    with started(service_env, tmp_path) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def module_platform(
+    module_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningPlatform]:
+    """One platform shared by a module's tests (for tests that only read and add)."""
+    with started(env_for(module_settings), tmp_path_factory.mktemp("platform")) as running:
+        yield running
