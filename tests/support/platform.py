@@ -48,6 +48,10 @@ class RunningPlatform:
             os.killpg(popen.pid, signal.SIGKILL)
         popen.wait()
 
+    def log_tail(self, name: str, lines: int = 15) -> str:
+        text = (self.log_dir / f"{name}.log").read_text(errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
     def is_dead(self, name: str) -> bool:
         return self.running[name].poll() is not None
 

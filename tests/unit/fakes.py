@@ -1,0 +1,116 @@
+"""In-memory fakes of the services' ports. Each subclasses the real abstract port, so a change to
+a port's abstract methods breaks the fake (and the tests) instead of silently diverging."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+from services.invoicing.domain.model import Invoice
+from services.invoicing.service_layer import unit_of_work as invoicing_ports
+from services.jobs.domain.model import Customer, Job
+from services.jobs.service_layer import unit_of_work as jobs_ports
+from shared.contracts import Event
+from shared.envelope import Envelope
+from shared.eventstore import ConcurrencyConflict
+
+# --- jobs --------------------------------------------------------------------------------------
+
+
+class FakeCustomers(jobs_ports.CustomerRepository):
+    def __init__(self, customers: list[Customer] | None = None) -> None:
+        self.rows: dict[str, Customer] = {c.customer_id: c for c in customers or []}
+
+    def add(self, customer: Customer) -> None:
+        self.rows[customer.customer_id] = customer
+
+    def get(self, shop_id: str, customer_id: str) -> Customer | None:
+        customer = self.rows.get(customer_id)
+        return customer if customer is not None and customer.shop_id == shop_id else None
+
+
+class FakeJobs(jobs_ports.JobRepository):
+    """Stores copies, so a handler's in-memory changes only count once ``save`` is called, and
+    ``save`` is optimistic on ``version`` exactly like the PostgreSQL adapter."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, Job] = {}
+        self.conflicts_to_raise = 0
+        self.saves = 0
+
+    def add(self, job: Job) -> None:
+        self.rows[job.job_id] = copy.deepcopy(job)
+
+    def get(self, shop_id: str, job_id: str) -> Job | None:
+        job = self.rows.get(job_id)
+        return copy.deepcopy(job) if job is not None and job.shop_id == shop_id else None
+
+    def save(self, job: Job) -> None:
+        self.saves += 1
+        if self.conflicts_to_raise > 0:
+            self.conflicts_to_raise -= 1
+            raise ConcurrencyConflict(job.job_id, job.version - 1)
+        stored = self.rows[job.job_id]
+        if stored.version != job.version - 1:
+            raise ConcurrencyConflict(job.job_id, job.version - 1)
+        self.rows[job.job_id] = copy.deepcopy(job)
+
+
+@dataclass
+class PublishedEvent:
+    aggregate_id: str
+    version: int
+    envelope: Envelope
+
+
+class FakeJobsUnitOfWork(jobs_ports.UnitOfWork):
+    """Buffers writes until ``commit``; anything not committed when the block exits is dropped."""
+
+    def __init__(self, customers: list[Customer] | None = None) -> None:
+        self.customers = FakeCustomers(customers)
+        self.jobs: FakeJobs = FakeJobs()
+        self.published: list[PublishedEvent] = []
+        self._pending: list[PublishedEvent] = []
+        self.commits = 0
+        self.rollbacks = 0
+
+    def publish(self, aggregate_id: str, version: int, envelope: Envelope) -> None:
+        self._pending.append(PublishedEvent(aggregate_id, version, envelope))
+
+    def commit(self) -> None:
+        self.published.extend(self._pending)
+        self._pending.clear()
+        self.commits += 1
+
+    def rollback(self) -> None:
+        self._pending.clear()
+        self.rollbacks += 1
+
+
+# --- invoicing ---------------------------------------------------------------------------------
+
+
+class FakeInvoices(invoicing_ports.InvoiceRepository):
+    """Event streams in memory, with the same optimistic append rule as the event store."""
+
+    def __init__(self) -> None:
+        self.streams: dict[str, list[Envelope]] = {}
+        self.saves = 0
+
+    def get(self, invoice_id: str) -> Invoice:
+        history: list[Event] = [env.event for env in self.streams.get(invoice_id, [])]
+        return Invoice.from_history(invoice_id, history)
+
+    def save(self, invoice: Invoice, cause: Envelope, source: str) -> None:
+        self.saves += 1
+        stream = self.streams.setdefault(invoice.invoice_id, [])
+        if len(stream) != invoice.version:
+            raise ConcurrencyConflict(invoice.invoice_id, invoice.version)
+        stream.extend(cause.caused(event, source) for event in invoice.pending)
+        invoice.version += len(invoice.pending)
+        invoice.pending.clear()
+
+
+class FakeInvoicingUnitOfWork(invoicing_ports.UnitOfWork):
+    def __init__(self) -> None:
+        self.invoices: FakeInvoices = FakeInvoices()
