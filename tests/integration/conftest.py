@@ -14,8 +14,7 @@ from shared.db import drop_database, ensure_database, migrate
 from shared.devstack.infra import service_migrations
 from shared.kafka import make_producer
 from shared.settings import Settings
-
-ServiceDb = Callable[[str], str]
+from tests.integration.helpers import ServiceDb
 
 
 @pytest.fixture

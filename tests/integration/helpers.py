@@ -7,16 +7,26 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.structs import TopicPartition
 
 from shared.envelope import Envelope
 from shared.kafka import make_consumer
 
+ServiceDb = Callable[[str], str]
+"""``service_db("jobs")`` → the URL of a fresh, migrated database of that service."""
 
-def send(producer: KafkaProducer, topic: str, envelope: Envelope | None = None, *,
-         key: bytes | None = None, value: bytes | None = None,
-         headers: list[tuple[str, bytes]] | None = None) -> Any:
+
+def send(
+    producer: KafkaProducer,
+    topic: str,
+    envelope: Envelope | None = None,
+    *,
+    key: bytes | None = None,
+    value: bytes | None = None,
+    headers: list[tuple[str, bytes]] | None = None,
+) -> Any:
     """Send an envelope (or raw parts) and wait for the ack; returns the RecordMetadata."""
     if envelope is not None:
         key = envelope.key if key is None else key
@@ -27,14 +37,18 @@ def send(producer: KafkaProducer, topic: str, envelope: Envelope | None = None, 
     return future.get(timeout=15)
 
 
-def read_topic(bootstrap: str, topic: str, *, expect: int, timeout: float = 10.0,
-               settle: float = 0.3) -> list[Any]:
+def read_topic(
+    bootstrap: str, topic: str, *, expect: int, timeout: float = 10.0, settle: float = 0.3
+) -> list[Any]:
     """Every record of ``topic`` from the beginning, without joining a group (instant).
 
     Waits until ``expect`` records arrived, then a little longer (``settle``) to catch extras."""
     reader = KafkaConsumer(
-        bootstrap_servers=bootstrap.split(","), group_id=None, enable_auto_commit=False,
-        auto_offset_reset="earliest", fetch_max_wait_ms=20,
+        bootstrap_servers=bootstrap.split(","),
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=20,
     )
     try:
         partitions = reader.partitions_for_topic(topic) or set()
@@ -57,8 +71,11 @@ def read_topic(bootstrap: str, topic: str, *, expect: int, timeout: float = 10.0
 
 def group_consumer(bootstrap: str, topics: list[str], group: str | None = None) -> KafkaConsumer:
     return make_consumer(
-        bootstrap, group or f"it-{uuid.uuid4().hex[:8]}", topics,
-        session_timeout_ms=6000, heartbeat_interval_ms=1000,
+        bootstrap,
+        group or f"it-{uuid.uuid4().hex[:8]}",
+        topics,
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1000,
     )
 
 
@@ -85,3 +102,24 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
             return result
         assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
         time.sleep(0.05)
+
+
+def waiting_on_a_lock(observer: psycopg.Connection, backend_pid: int) -> bool:
+    """Is that PostgreSQL backend blocked on a lock (e.g. another transaction's row)?"""
+    row = observer.execute(
+        "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (backend_pid,)
+    ).fetchone()
+    return row is not None and row[0] == "Lock"
+
+
+def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
+    """The group's committed offsets on ``topic`` by partition, asked by an outsider."""
+    outsider = KafkaConsumer(
+        bootstrap_servers=bootstrap.split(","), group_id=group, enable_auto_commit=False
+    )
+    try:
+        partitions = outsider.partitions_for_topic(topic) or set()
+        offsets = {p: outsider.committed(TopicPartition(topic, p)) for p in sorted(partitions)}
+        return {p: o for p, o in offsets.items() if o is not None}
+    finally:
+        outsider.close(autocommit=False)

@@ -15,37 +15,62 @@ CLOSED_AT = datetime(2025, 3, 14, 15, 9, 26, tzinfo=UTC)
 
 def address(line1: str = "1 Elm St", **overrides: Any) -> contracts.Address:
     fields: dict[str, Any] = {
-        "line1": line1, "city": "Fresno", "region": "CA", "postal_code": "93701", **overrides,
+        "line1": line1,
+        "city": "Fresno",
+        "region": "CA",
+        "postal_code": "93701",
+        **overrides,
     }
     return contracts.Address(**fields)
 
 
 def customer_snapshot(**overrides: Any) -> contracts.CustomerSnapshot:
     fields: dict[str, Any] = {
-        "customer_id": "cust-1", "name": "Pat Doe", "email": "pat@example.com",
-        "phone": "+15595550100", "billing_address": address("9 Billing Rd"),
-        "payment_terms_days": 30, "tax_exempt": False, **overrides,
+        "customer_id": "cust-1",
+        "name": "Pat Doe",
+        "email": "pat@example.com",
+        "phone": "+15595550100",
+        "billing_address": address("9 Billing Rd"),
+        "payment_terms_days": 30,
+        "tax_exempt": False,
+        **overrides,
     }
     return contracts.CustomerSnapshot(**fields)
 
 
 def line_item(
-    line_id: str = "li-1", quantity: str = "1", unit_price_cents: int = 129900,
-    taxable: bool = True, rate: str = "7.25", description: str = "Water heater",
+    line_id: str = "li-1",
+    quantity: str = "1",
+    unit_price_cents: int = 129900,
+    taxable: bool = True,
+    rate: str = "7.25",
+    description: str = "Water heater",
 ) -> contracts.JobLineItem:
     return contracts.JobLineItem(
-        line_id=line_id, description=description, quantity=Decimal(quantity),
-        unit_price_cents=unit_price_cents, taxable=taxable, tax_rate_percent=Decimal(rate),
+        line_id=line_id,
+        description=description,
+        quantity=Decimal(quantity),
+        unit_price_cents=unit_price_cents,
+        taxable=taxable,
+        tax_rate_percent=Decimal(rate),
     )
 
 
 def labor_entry(
-    entry_id: str = "lab-1", hours: str = "2.5", rate_cents: int = 11000,
-    taxable: bool = False, rate: str = "0", technician: str = "Ana Silva",
+    entry_id: str = "lab-1",
+    hours: str = "2.5",
+    rate_cents: int = 11000,
+    taxable: bool = False,
+    rate: str = "0",
+    technician: str = "Ana Silva",
 ) -> contracts.LaborEntry:
     return contracts.LaborEntry(
-        entry_id=entry_id, technician=technician, hours=Decimal(hours),
-        hourly_rate_cents=rate_cents, taxable=taxable, tax_rate_percent=Decimal(rate),
+        entry_id=entry_id,
+        technician=technician,
+        hours=Decimal(hours),
+        hourly_rate_cents=rate_cents,
+        taxable=taxable,
+        tax_rate_percent=Decimal(rate),
     )
 
 
@@ -70,7 +95,9 @@ def job_closed_envelope(
 ) -> Envelope:
     event = event or job_closed()
     return Envelope(
-        event=event, tenant=tenant if tenant is not None else event.shop_id,
-        source="/services/jobs", correlation_id=overrides.pop("correlation_id", "corr-1"),
+        event=event,
+        tenant=tenant if tenant is not None else event.shop_id,
+        source="/services/jobs",
+        correlation_id=overrides.pop("correlation_id", "corr-1"),
         **overrides,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 
 from shared.contracts import ALL_EVENTS
@@ -18,10 +18,7 @@ HOW_TO_FIX = "contracts/ is out of date with shared/contracts: run `make contrac
 
 
 def checked_in() -> dict[str, str]:
-    return {
-        path.relative_to(OUT).as_posix(): path.read_text()
-        for path in OUT.rglob("*.json")
-    }
+    return {path.relative_to(OUT).as_posix(): path.read_text() for path in OUT.rglob("*.json")}
 
 
 def test_checked_in_contracts_match_the_models() -> None:

@@ -18,15 +18,21 @@ WHEN = datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 
 def an_envelope(**overrides: object) -> Envelope:
     fields: dict[str, object] = {
-        "event": builders.job_closed(job_id="job-1"), "tenant": "shop-1",
-        "source": "/services/jobs", "id": "0b7e3a52-6f43-4a28-8d1e-0c4a2b1b1e11", "time": WHEN,
-        "correlation_id": "corr-1", "causation_id": "cause-1", **overrides,
+        "event": builders.job_closed(job_id="job-1"),
+        "tenant": "shop-1",
+        "source": "/services/jobs",
+        "id": "0b7e3a52-6f43-4a28-8d1e-0c4a2b1b1e11",
+        "time": WHEN,
+        "correlation_id": "corr-1",
+        "causation_id": "cause-1",
+        **overrides,
     }
     return Envelope(**fields)  # type: ignore[arg-type]
 
 
-def with_header(headers: list[tuple[str, bytes]], name: str, value: bytes | None
-                ) -> list[tuple[str, bytes]]:
+def with_header(
+    headers: list[tuple[str, bytes]], name: str, value: bytes | None
+) -> list[tuple[str, bytes]]:
     """Replace (or, with None, drop) one header."""
     kept = [(n, v) for n, v in headers if n != name]
     return kept if value is None else [*kept, (name, value)]
@@ -79,7 +85,9 @@ def test_caused_envelope_keeps_tenant_and_correlation() -> None:
     cause = an_envelope()
     effect = cause.caused(builders.job_closed(job_id="job-2"), "/services/invoicing")
     assert (effect.tenant, effect.correlation_id, effect.causation_id) == (
-        "shop-1", "corr-1", cause.id,
+        "shop-1",
+        "corr-1",
+        cause.id,
     )
     assert effect.source == "/services/invoicing"
     assert effect.id != cause.id
@@ -169,8 +177,9 @@ def test_decode_refuses_a_bad_time(when: bytes) -> None:
 
 def test_decode_tolerates_absent_optional_extensions() -> None:
     env = an_envelope()
-    headers = with_header(with_header(env.headers(), "ce_causationid", None),
-                          "ce_correlationid", None)
+    headers = with_header(
+        with_header(env.headers(), "ce_causationid", None), "ce_correlationid", None
+    )
     decoded = decode(headers, env.value())
     assert (decoded.correlation_id, decoded.causation_id) == ("", "")
     assert decoded.event == env.event

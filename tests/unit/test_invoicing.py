@@ -51,10 +51,16 @@ def test_draft_has_one_line_per_item_then_one_per_labor_entry() -> None:
     )
     event = draft(job)
     assert [(line.line_id, line.kind) for line in event.lines] == [
-        ("li-1", "item"), ("li-2", "item"), ("lab-1", "labor"), ("lab-2", "labor"),
+        ("li-1", "item"),
+        ("li-2", "item"),
+        ("lab-1", "labor"),
+        ("lab-2", "labor"),
     ]
     assert [line.description for line in event.lines] == [
-        "Water heater", "Valve", "Labor — Ana Silva", "Labor — Bo",
+        "Water heater",
+        "Valve",
+        "Labor — Ana Silva",
+        "Labor — Bo",
     ]
 
 
@@ -81,14 +87,20 @@ def test_item_line_amounts_are_quantity_times_price_with_tax_per_line() -> None:
     lines = {line.line_id: line for line in draft(job).lines}
     # 129900 * 7.25% = 9417.75 -> 9418
     assert (lines["a"].subtotal_cents, lines["a"].tax_cents, lines["a"].total_cents) == (
-        129900, 9418, 139318,
+        129900,
+        9418,
+        139318,
     )
     # 999 * 7.25% = 72.4275 -> 72
     assert (lines["b"].subtotal_cents, lines["b"].tax_cents, lines["b"].total_cents) == (
-        999, 72, 1071,
+        999,
+        72,
+        1071,
     )
     assert (lines["c"].subtotal_cents, lines["c"].tax_cents, lines["c"].taxable) == (
-        1000, 0, False,
+        1000,
+        0,
+        False,
     )
     assert lines["b"].quantity == Decimal(3) and lines["b"].unit_price_cents == 333
 
@@ -103,11 +115,17 @@ def test_labor_line_is_hours_times_hourly_rate() -> None:
     )
     l1, l2 = draft(job).lines
     assert (l1.quantity, l1.unit_price_cents, l1.subtotal_cents, l1.tax_cents) == (
-        Decimal("2.5"), 11000, 27500, 0,
+        Decimal("2.5"),
+        11000,
+        27500,
+        0,
     )
     # 0.33 h x 9999 = 3299.67 -> 3300; tax 10% = 330
     assert (l2.quantity, l2.unit_price_cents, l2.subtotal_cents, l2.tax_cents) == (
-        Decimal("0.33"), 9999, 3300, 330,
+        Decimal("0.33"),
+        9999,
+        3300,
+        330,
     )
     assert l2.total_cents == 3630
 
@@ -140,7 +158,9 @@ def test_job_without_lines_drafts_an_empty_invoice() -> None:
     event = draft(builders.job_closed(line_items=[], labor=[]))
     assert event.lines == []
     assert (event.totals.subtotal_cents, event.totals.tax_cents, event.totals.total_cents) == (
-        0, 0, 0,
+        0,
+        0,
+        0,
     )
 
 
@@ -165,7 +185,9 @@ def test_history_folds_into_state() -> None:
     drafted = draft(job)
     invoice = Invoice.from_history(drafted.invoice_id, [drafted])
     assert (invoice.shop_id, invoice.total_cents, invoice.version) == (
-        "shop-3", drafted.totals.total_cents, 1,
+        "shop-3",
+        drafted.totals.total_cents,
+        1,
     )
 
 
@@ -238,14 +260,15 @@ def test_handler_drafts_an_invoice_caused_by_the_job_closed_envelope() -> None:
 
 def test_handler_is_a_no_op_when_the_invoice_already_exists() -> None:
     uow = FakeInvoicingUnitOfWork()
-    cause = builders.job_closed_envelope()
+    job = builders.job_closed()
+    cause = builders.job_closed_envelope(job)
     handlers.when_job_is_closed_draft_invoice(cause, uow, clock)
 
     # The same fact again (a redelivery) and the same job in a new envelope (a re-publish).
     handlers.when_job_is_closed_draft_invoice(cause, uow, clock)
-    handlers.when_job_is_closed_draft_invoice(
-        builders.job_closed_envelope(cause.event), uow, clock  # type: ignore[arg-type]
-    )
+    again = builders.job_closed_envelope(job)
+    assert again.id != cause.id
+    handlers.when_job_is_closed_draft_invoice(again, uow, clock)
 
     assert uow.invoices.saves == 1
     assert [len(stream) for stream in uow.invoices.streams.values()] == [1]

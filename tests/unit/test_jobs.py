@@ -33,10 +33,15 @@ def clock() -> datetime:
 
 def a_customer(**overrides: object) -> Customer:
     fields: dict[str, object] = {
-        "customer_id": "cust-1", "shop_id": SHOP, "name": "Pat Doe",
+        "customer_id": "cust-1",
+        "shop_id": SHOP,
+        "name": "Pat Doe",
         "billing_address": Address("9 Billing Rd", "Fresno", "CA", "93701", line2="Suite 4"),
-        "payment_terms_days": 30, "email": "pat@example.com", "phone": "+15595550100",
-        "tax_exempt": False, **overrides,
+        "payment_terms_days": 30,
+        "email": "pat@example.com",
+        "phone": "+15595550100",
+        "tax_exempt": False,
+        **overrides,
     }
     return Customer(**fields)  # type: ignore[arg-type]
 
@@ -50,24 +55,36 @@ def create_job_cmd(customer_id: str = "cust-1") -> commands.CreateJob:
         customer_id=customer_id,
         service_address=address_in(),
         line_items=[
-            commands.LineItemIn(description="Water heater", quantity=Decimal(1),
-                                unit_price_cents=129900, tax_rate_percent=Decimal("7.25")),
-            commands.LineItemIn(description="Fittings", quantity=Decimal("3.5"),
-                                unit_price_cents=333, taxable=False),
+            commands.LineItemIn(
+                description="Water heater",
+                quantity=Decimal(1),
+                unit_price_cents=129900,
+                tax_rate_percent=Decimal("7.25"),
+            ),
+            commands.LineItemIn(
+                description="Fittings", quantity=Decimal("3.5"), unit_price_cents=333, taxable=False
+            ),
         ],
         labor=[
-            commands.LaborEntryIn(technician="Ana Silva", hours=Decimal("2.5"),
-                                  hourly_rate_cents=11000),
-            commands.LaborEntryIn(technician="Bo Chen", hours=Decimal("0.25"),
-                                  hourly_rate_cents=9000, taxable=True,
-                                  tax_rate_percent=Decimal("5")),
+            commands.LaborEntryIn(
+                technician="Ana Silva", hours=Decimal("2.5"), hourly_rate_cents=11000
+            ),
+            commands.LaborEntryIn(
+                technician="Bo Chen",
+                hours=Decimal("0.25"),
+                hourly_rate_cents=9000,
+                taxable=True,
+                tax_rate_percent=Decimal("5"),
+            ),
         ],
     )
 
 
 def a_job(**overrides: object) -> Job:
     fields: dict[str, object] = {
-        "job_id": "job-1", "shop_id": SHOP, "customer_id": "cust-1",
+        "job_id": "job-1",
+        "shop_id": SHOP,
+        "customer_id": "cust-1",
         "service_address": Address("2 Service Ave", "Clovis", "CA", "93612"),
         **overrides,
     }
@@ -101,8 +118,11 @@ def test_closing_a_job_twice_raises_and_changes_nothing() -> None:
 def test_create_customer_stores_it_under_the_shop() -> None:
     uow = FakeJobsUnitOfWork()
     cmd = commands.CreateCustomer(
-        name="Pat Doe", email="pat@example.com", billing_address=address_in("9 Billing Rd"),
-        payment_terms_days=15, tax_exempt=True,
+        name="Pat Doe",
+        email="pat@example.com",
+        billing_address=address_in("9 Billing Rd"),
+        payment_terms_days=15,
+        tax_exempt=True,
     )
     customer = handlers.create_customer(SHOP, cmd, uow)
     assert uow.commits == 1
@@ -179,8 +199,12 @@ def test_close_job_publishes_exactly_one_job_closed_with_everything_invoicing_ne
     assert snapshot.payment_terms_days == 30
     assert snapshot.tax_exempt is False
     assert snapshot.billing_address.model_dump() == {
-        "line1": "9 Billing Rd", "line2": "Suite 4", "city": "Fresno", "region": "CA",
-        "postal_code": "93701", "country": "US",
+        "line1": "9 Billing Rd",
+        "line2": "Suite 4",
+        "city": "Fresno",
+        "region": "CA",
+        "postal_code": "93701",
+        "country": "US",
     }
     # Where the work was done.
     assert event.service_address.line1 == "2 Service Ave"
@@ -283,4 +307,3 @@ def test_close_job_that_lost_to_a_concurrent_close_reports_already_closed() -> N
     with pytest.raises(JobAlreadyClosed):
         handlers.close_job(SHOP, commands.CloseJob(job_id=job.job_id), uow, clock)
     assert uow.published == []
-

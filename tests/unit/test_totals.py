@@ -51,8 +51,14 @@ def exact_tax(subtotal_cents: int, rate: Decimal) -> Decimal:
 @pytest.mark.parametrize(
     ("amount", "cents"),
     [
-        ("0.5", 1), ("1.5", 2), ("2.5", 3), ("2.4999", 2), ("2.5001", 3), ("0", 0),
-        ("0.49", 0), ("1234567.5", 1234568),
+        ("0.5", 1),
+        ("1.5", 2),
+        ("2.5", 3),
+        ("2.4999", 2),
+        ("2.5001", 3),
+        ("0", 0),
+        ("0.49", 0),
+        ("1234567.5", 1234568),
     ],
 )
 def test_to_cents_rounds_half_up_not_half_even(amount: str, cents: int) -> None:
@@ -65,8 +71,8 @@ def test_to_cents_rounds_half_up_not_half_even(amount: str, cents: int) -> None:
         ("1", 129900, 129900),
         ("3", 333, 999),
         ("2.5", 11000, 27500),
-        ("0.5", 1, 1),       # exactly half a cent rounds up
-        ("0.5", 5, 3),       # 2.5 -> 3 (banker's rounding would give 2)
+        ("0.5", 1, 1),  # exactly half a cent rounds up
+        ("0.5", 5, 3),  # 2.5 -> 3 (banker's rounding would give 2)
         ("0.333", 100, 33),  # 33.3 -> 33
         ("0.335", 100, 34),  # 33.5 -> 34
         ("1.001", 999, 1000),  # 999.999 -> 1000
@@ -84,10 +90,10 @@ def test_line_subtotal_is_quantity_times_price_rounded_half_up(
     ("subtotal_price", "rate", "tax"),
     [
         (10000, "7.25", 725),
-        (100, "7.25", 7),    # 7.25 -> 7
-        (10, "5", 1),        # 0.5 -> 1
-        (50, "5", 3),        # 2.5 -> 3 (half-even would give 2)
-        (30, "5", 2),        # 1.5 -> 2
+        (100, "7.25", 7),  # 7.25 -> 7
+        (10, "5", 1),  # 0.5 -> 1
+        (50, "5", 3),  # 2.5 -> 3 (half-even would give 2)
+        (30, "5", 2),  # 1.5 -> 2
         (129900, "7.25", 9418),  # 9417.75 -> 9418
         (999, "8.875", 89),  # 88.66125 -> 89
         (12345, "0", 0),
