@@ -78,7 +78,8 @@ class Consumer:
         self.handlers = {cls.__name__: handler for cls, handler in handlers.items()}
         self.max_attempts = max_attempts
         self.poison = (MalformedEvent, PoisonEvent, *poison)
-        self.attempts: dict[tuple[str, int, int], int] = {}
+        self.attempts: dict[tuple[str, int, int], tuple[int, Exception]] = {}
+        """Failed tries per record (and the last error), until its batch commits."""
         self.last_beat = 0.0
         self.retries = 0
 
@@ -124,6 +125,7 @@ class Consumer:
             self._publish_dead_letters(batch)
         crash_point("consumer.after_db_commit")
         self._commit_offsets(records)
+        self._forget_attempts(records)
         BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
 
     def _process_record(self, conn: psycopg.Connection, record: Any, batch: _Batch) -> None:
@@ -132,6 +134,10 @@ class Consumer:
             envelope = decode(record.headers, record.value)
         except MalformedEvent as exc:
             self._dead_letter(conn, record, batch, exc, _fallback_id(record))
+            return
+        exhausted = self.attempts.get((record.topic, record.partition, record.offset))
+        if exhausted and exhausted[0] >= self.max_attempts:
+            self._dead_letter(conn, record, batch, exhausted[1], envelope.id)
             return
         token = correlation_id.set(envelope.correlation_id)
         try:
@@ -169,11 +175,11 @@ class Consumer:
     ) -> None:
         """An unexpected handler error: retry the whole batch, dead-letter after max_attempts."""
         key = (record.topic, record.partition, record.offset)
-        self.attempts[key] = self.attempts.get(key, 0) + 1
+        tries = self.attempts.get(key, (0, exc))[0] + 1
+        self.attempts[key] = (tries, exc)
         EVENTS_FAILED.labels(self.name, record.topic).inc()
-        log.warning("handler failed", extra={"error": repr(exc), "attempt": self.attempts[key]})
-        if self.attempts[key] >= self.max_attempts:
-            del self.attempts[key]
+        log.warning("handler failed", extra={"error": repr(exc), "attempt": tries})
+        if tries >= self.max_attempts:
             self._dead_letter(conn, record, batch, exc, event_id)
             return
         raise _RetryBatch from exc
@@ -215,6 +221,12 @@ class Consumer:
             self.kafka.commit(offsets)
         except CommitFailedError:
             log.warning("offset commit failed after rebalance; the inbox dedupes the re-delivery")
+
+    def _forget_attempts(self, records: list[Any]) -> None:
+        """Attempts count only until the batch holding the record commits (handled or dead)."""
+        if self.attempts:
+            for record in records:
+                self.attempts.pop((record.topic, record.partition, record.offset), None)
 
     def _rewind(self, records: list[Any]) -> None:
         first: dict[TopicPartition, int] = {}

@@ -21,6 +21,7 @@ from shared.logs import correlation_id
 from shared.metrics import HTTP_REQUESTS, HTTP_SECONDS
 
 log = logging.getLogger(__name__)
+MIN_TOKEN_LENGTH = 8
 PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
 M = TypeVar("M", bound=BaseModel)
 
@@ -43,6 +44,8 @@ def create_app(
     errors: Mapping[type[Exception], int] | None = None,
 ) -> Flask:
     """``errors`` maps domain exceptions to HTTP status codes (their message is the reason)."""
+    if len(api_token) < MIN_TOKEN_LENGTH:
+        raise ValueError(f"INTERNAL_API_TOKEN must be at least {MIN_TOKEN_LENGTH} characters")
     app = Flask(service)
     app.config["SERVICE"] = service
     _install_auth(app, api_token)
@@ -73,8 +76,11 @@ def _install_auth(app: Flask, api_token: str) -> None:
         correlation_id.set(corr)
         if request.path in PROBES:
             return None
-        supplied = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(supplied.encode(), api_token.encode()):
+        scheme, _, supplied = request.headers.get("Authorization", "").partition(" ")
+        valid = scheme.lower() == "bearer" and hmac.compare_digest(
+            supplied.strip().encode(), api_token.encode()
+        )
+        if not valid:
             return _error(401, "unauthorized", [{"field": "Authorization", "reason": "missing or wrong bearer token"}])
         shop = request.headers.get("X-Shop-Id", "").strip()
         if not shop:

@@ -125,7 +125,7 @@ def test_the_same_record_processed_twice_calls_the_handler_once(
     with psycopg.connect(db) as c:
         (drafted,) = c.execute(
             "SELECT headers->>'ce_causationid', version FROM events WHERE aggregate_id = %s",
-            (invoice_id_for_job("job-1"),),
+            (invoice_id_for_job("shop-1", "job-1"),),
         ).fetchall()
     assert drafted == (env.id, 1)
     assert kafka.committed(partition_of(records)) == records[0].offset + 1
@@ -258,14 +258,6 @@ def test_a_failing_handler_is_retried_then_dead_lettered_after_max_attempts(
     assert kafka.committed(tp) == max(r.offset for r in records) + 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG shared/consumer.py:175-177: the attempt counter is deleted before the batch commits; "
-        "if a later record in the same batch then fails, the rollback undoes the dead-letter but "
-        "not the reset, so the first record is retried max_attempts more times"
-    ),
-)
 def test_two_failing_records_in_a_batch_are_each_tried_max_attempts_times(
     db: str,
     kafka: KafkaConsumer,

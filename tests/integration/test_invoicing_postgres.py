@@ -42,7 +42,7 @@ def draft(conn: psycopg.Connection, cause: Envelope) -> None:
 
 def test_drafting_appends_the_event_and_projects_the_queue_in_one_transaction(db: str) -> None:
     cause = builders.job_closed_envelope(builders.job_closed(job_id="job-1", shop_id="shop-1"))
-    invoice_id = invoice_id_for_job("job-1")
+    invoice_id = invoice_id_for_job("shop-1", "job-1")
     with psycopg.connect(db) as conn:
         conn.execute("SELECT 1")
         draft(conn, cause)
@@ -102,5 +102,5 @@ def test_concurrent_drafts_of_one_job_make_one_invoice(db: str, autocommit: Conn
         b.commit()
 
     rows = observer.execute("SELECT invoice_id, version FROM invoices").fetchall()
-    assert rows == [(invoice_id_for_job("job-1"), 1)]
+    assert rows == [(invoice_id_for_job("shop-1", "job-1"), 1)]
     assert observer.execute("SELECT count(*) FROM events").fetchone() == (1,)

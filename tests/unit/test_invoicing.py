@@ -33,7 +33,7 @@ def clock() -> datetime:
 
 
 def draft(job: JobClosed) -> InvoiceDrafted:
-    invoice = Invoice(invoice_id_for_job(job.job_id))
+    invoice = Invoice(invoice_id_for_job(job.shop_id, job.job_id))
     invoice.draft_from_closed_job(job, NOW)
     assert len(invoice.pending) == 1
     event = invoice.pending[0]
@@ -67,7 +67,7 @@ def test_draft_has_one_line_per_item_then_one_per_labor_entry() -> None:
 def test_draft_carries_the_job_and_customer_as_they_were() -> None:
     job = builders.job_closed(shop_id="shop-9", currency="CAD")
     event = draft(job)
-    assert event.invoice_id == invoice_id_for_job(job.job_id)
+    assert event.invoice_id == invoice_id_for_job(job.shop_id, job.job_id)
     assert (event.shop_id, event.job_id, event.source) == ("shop-9", job.job_id, "job")
     assert event.drafted_at == NOW
     assert event.currency == "CAD"
@@ -165,15 +165,15 @@ def test_job_without_lines_drafts_an_empty_invoice() -> None:
 
 
 def test_invoice_id_is_derived_from_the_job_deterministically() -> None:
-    first = invoice_id_for_job("job-1")
-    assert first == invoice_id_for_job("job-1")
-    assert first != invoice_id_for_job("job-2")
+    first = invoice_id_for_job("shop-1", "job-1")
+    assert first == invoice_id_for_job("shop-1", "job-1")
+    assert first != invoice_id_for_job("shop-1", "job-2")
     assert uuid.UUID(first).version == 5
 
 
 def test_a_drafted_invoice_cannot_be_drafted_again() -> None:
     job = builders.job_closed()
-    invoice = Invoice.from_history(invoice_id_for_job(job.job_id), [draft(job)])
+    invoice = Invoice.from_history(invoice_id_for_job(job.shop_id, job.job_id), [draft(job)])
     assert invoice.status is InvoiceStatus.DRAFT and invoice.version == 1
     with pytest.raises(InvoiceAlreadyExists):
         invoice.draft_from_closed_job(job, NOW)
@@ -244,7 +244,7 @@ def test_handler_drafts_an_invoice_caused_by_the_job_closed_envelope() -> None:
 
     handlers.when_job_is_closed_draft_invoice(cause, uow, clock)
 
-    invoice_id = invoice_id_for_job(job.job_id)
+    invoice_id = invoice_id_for_job(job.shop_id, job.job_id)
     (envelope,) = uow.invoices.streams[invoice_id]
     assert isinstance(envelope.event, InvoiceDrafted)
     assert envelope.event.invoice_id == invoice_id

@@ -39,9 +39,10 @@ class TenantMismatch(Exception):
     """An event names one shop in its body and another in its envelope: never processed."""
 
 
-def invoice_id_for_job(job_id: str) -> str:
-    """One invoice per closed job: the id is derived from the job, so a replay cannot make two."""
-    return str(uuid.uuid5(INVOICE_NAMESPACE, f"job:{job_id}"))
+def invoice_id_for_job(shop_id: str, job_id: str) -> str:
+    """One invoice per closed job: the id is derived from the shop and the job, so a replay
+    cannot make two."""
+    return str(uuid.uuid5(INVOICE_NAMESPACE, f"job:{shop_id}:{job_id}"))
 
 
 @dataclass
