@@ -135,7 +135,17 @@ def bench_throughput(settings: Settings, platform: _platform, count: int) -> flo
     _wait(lambda: _count(invoicing_db, "SELECT count(*) FROM events WHERE published_at IS NOT NULL")
           >= count, 600)
     first = _scalar(jobs_db, "SELECT min(published_at) FROM events WHERE key = ANY(%s)", job_ids)
-    last = _scalar(invoicing_db, "SELECT max(published_at) FROM events")
+    stages = {
+        "jobs relay published all JobClosed": _scalar(
+            jobs_db, "SELECT max(published_at) FROM events WHERE key = ANY(%s)", job_ids),
+        "invoicing consumer drafted all": _scalar(
+            invoicing_db, "SELECT max(projected_at) FROM invoices"),
+        "invoicing relay published all InvoiceDrafted": _scalar(
+            invoicing_db, "SELECT max(published_at) FROM events"),
+    }
+    for stage, at in stages.items():
+        print(f"throughput: {stage} after {(at - first).total_seconds():.2f}s", flush=True)
+    last = stages["invoicing relay published all InvoiceDrafted"]
     return count / (last - first).total_seconds()
 
 

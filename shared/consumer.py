@@ -117,16 +117,90 @@ class Consumer:
         return conn
 
     def process_batch(self, conn: psycopg.Connection, records: list[Any]) -> None:
+        """Handle a batch in one transaction, then commit its offsets.
+
+        Fast path: every record valid and every handler happy — one pipelined transaction, no
+        savepoints. Anything else rolls that back and takes the careful path: a savepoint per
+        record, so one bad record is dead-lettered or retried without touching the others."""
         started = time.perf_counter()
+        try:
+            self._process_fast(conn, records)
+        except TRANSIENT:
+            raise
+        except _HandlerFailed as failed:
+            self._remember_failure(failed.record, failed.error)
+            self._process_careful(conn, records)
+        except Exception as exc:
+            log.info("batch needs the careful path", extra={"reason": repr(exc)[:300]})
+            self._process_careful(conn, records)
+        crash_point("consumer.after_db_commit")
+        self._commit_offsets(records)
+        self._forget_attempts(records)
+        BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+
+    def _process_fast(self, conn: psycopg.Connection, records: list[Any]) -> None:
+        if any(key[:2] == (r.topic, r.partition) for r in records for key in self.attempts):
+            raise _NeedsCare("a record of this batch failed before")
+        envelopes = [decode(record.headers, record.value) for record in records]
+        outcomes: list[str] = []
+        with conn.transaction(), conn.pipeline():
+            done = self._already_handled(conn, [env.id for env in envelopes])
+            for record, envelope in zip(records, envelopes, strict=True):
+                outcomes.append(self._handle_fast(conn, record, envelope, done))
+        for record, outcome in zip(records, outcomes, strict=True):
+            EVENTS_CONSUMED.labels(self.name, record.topic, outcome).inc()
+
+    def _handle_fast(
+        self, conn: psycopg.Connection, record: Any, envelope: Envelope, done: set[str]
+    ) -> str:
+        if envelope.id in done:
+            return "duplicate"
+        done.add(envelope.id)
+        handler = self.handlers.get(envelope.type)
+        if handler is None:
+            raise _NeedsCare(f"no handler for {envelope.type}")
+        started = time.perf_counter()
+        token = correlation_id.set(envelope.correlation_id)
+        try:
+            conn.execute(INSERT_INBOX, (self.name, envelope.id, record.topic, record.partition,
+                                        record.offset, "handled", None))
+            handler(conn, envelope)
+        except (psycopg.Error, KafkaError):
+            raise
+        except Exception as exc:
+            raise _HandlerFailed(record, exc) from exc
+        finally:
+            correlation_id.reset(token)
+        HANDLER_SECONDS.labels(self.name, record.topic).observe(time.perf_counter() - started)
+        return "handled"
+
+    def _remember_failure(self, record: Any, exc: Exception) -> None:
+        """A handler failed on the fast path: that was an attempt. A poison event is not tried
+        again (the careful path dead-letters it); another error is retried after a backoff."""
+        key = (record.topic, record.partition, record.offset)
+        if isinstance(exc, self.poison):
+            self.attempts[key] = (self.max_attempts, exc)
+            return
+        tries = self.attempts.get(key, (0, exc))[0] + 1
+        self.attempts[key] = (tries, exc)
+        EVENTS_FAILED.labels(self.name, record.topic).inc()
+        log.warning("handler failed", extra={"error": repr(exc), "attempt": tries})
+        if tries < self.max_attempts:
+            raise _RetryBatch from exc
+
+    def _already_handled(self, conn: psycopg.Connection, event_ids: list[str]) -> set[str]:
+        rows = conn.execute(
+            "SELECT event_id FROM inbox WHERE consumer = %s AND event_id = ANY(%s)",
+            (self.name, event_ids),
+        ).fetchall()
+        return {row[0] for row in rows}
+
+    def _process_careful(self, conn: psycopg.Connection, records: list[Any]) -> None:
         batch = _Batch(records)
         with conn.transaction():
             for record in records:
                 self._process_record(conn, record, batch)
             self._publish_dead_letters(batch)
-        crash_point("consumer.after_db_commit")
-        self._commit_offsets(records)
-        self._forget_attempts(records)
-        BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
 
     def _process_record(self, conn: psycopg.Connection, record: Any, batch: _Batch) -> None:
         started = time.perf_counter()
@@ -255,6 +329,19 @@ class Consumer:
             position = self.kafka.position(tp, timeout_ms=0) if high is not None else None
             if high is not None and position is not None:
                 CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(high - position)
+
+
+class _HandlerFailed(Exception):
+    """A handler raised on the fast path; which record, and what."""
+
+    def __init__(self, record: Any, error: Exception) -> None:
+        super().__init__(repr(error))
+        self.record = record
+        self.error = error
+
+
+class _NeedsCare(Exception):
+    """The fast path cannot take this batch."""
 
 
 class _RetryBatch(Exception):

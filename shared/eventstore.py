@@ -49,14 +49,15 @@ def append(
     *,
     publish: bool = True,
 ) -> int:
-    """Append envelopes after ``expected_version`` inside the caller's transaction.
+    """Append envelopes after ``expected_version`` inside the caller's transaction (a failed
+    append leaves that transaction to roll back: use a savepoint to keep going after a conflict).
 
     Returns the new version. With ``publish`` the relay sends them to their topics."""
     rows = [
         _row(aggregate_id, expected_version + i + 1, env, publish) for i, env in enumerate(envelopes)
     ]
     try:
-        with conn.transaction(), conn.cursor() as cur:
+        with conn.cursor() as cur:
             cur.executemany(INSERT, rows)
     except psycopg.errors.UniqueViolation as exc:
         if exc.diag.constraint_name == "events_pkey":
@@ -65,27 +66,6 @@ def append(
     if publish and rows:
         conn.execute("SELECT pg_notify(%s, '')", (OUTBOX_CHANNEL,))
     return expected_version + len(rows)
-
-
-def append_many(
-    conn: psycopg.Connection, streams: Sequence[tuple[str, int, Sequence[Envelope]]]
-) -> None:
-    """Append to several aggregates at once (a batch of handlers), each with its own expectation."""
-    rows = [
-        _row(agg, expected + i + 1, env, True)
-        for agg, expected, envs in streams
-        for i, env in enumerate(envs)
-    ]
-    if not rows:
-        return
-    try:
-        with conn.transaction(), conn.cursor() as cur:
-            cur.executemany(INSERT, rows)
-    except psycopg.errors.UniqueViolation as exc:
-        if exc.diag.constraint_name == "events_pkey":
-            raise ConcurrencyConflict("(batch)", -1) from exc
-        raise
-    conn.execute("SELECT pg_notify(%s, '')", (OUTBOX_CHANNEL,))
 
 
 def load(conn: psycopg.Connection, aggregate_id: str) -> list[StoredEvent]:
