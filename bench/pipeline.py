@@ -17,7 +17,6 @@ import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -52,23 +51,31 @@ def main() -> int:
         with _platform(settings) as platform:
             throughput = bench_throughput(settings, platform, args.jobs)
             p50, p99, p50_pub, p99_pub, n = bench_latency(
-                settings, platform.urls, args.rate, args.seconds)
+                settings, platform.urls, args.rate, args.seconds
+            )
     print("\n=== FieldPay bench (one run, same machine, same broker, same client) ===")
     print(f"raw kafka-python produce→consume : {raw_rate:10.0f} msg/s  ({args.raw} messages)")
     print(f"closed→drafted throughput        : {throughput:10.0f} jobs/s ({args.jobs} jobs)")
     print(f"ratio pipeline / raw             : {throughput / raw_rate:10.3f}")
-    print(f"latency at {args.rate:.0f} jobs/s, {n} jobs  : closed→draft visible   "
-          f"p50 {p50:6.1f} ms  p99 {p99:6.1f} ms")
-    print(f"                                   closed→InvoiceDrafted acked "
-          f"p50 {p50_pub:6.1f} ms  p99 {p99_pub:6.1f} ms")
-    print(f"targets: ≥ 500 jobs/s now → {'MET' if throughput >= 500 else 'NOT MET'}; "
-          f"goal ≥ 2,000 jobs/s → {'MET' if throughput >= 2000 else 'not yet'}; "
-          f"goal ratio ≥ 0.25 → {'MET' if throughput / raw_rate >= 0.25 else 'not yet'}; "
-          f"goal p99 ≤ 100 ms → {'MET' if p99 <= 100 else 'not yet'}")
+    print(
+        f"latency at {args.rate:.0f} jobs/s, {n} jobs  : closed→draft visible   "
+        f"p50 {p50:6.1f} ms  p99 {p99:6.1f} ms"
+    )
+    print(
+        f"                                   closed→InvoiceDrafted acked "
+        f"p50 {p50_pub:6.1f} ms  p99 {p99_pub:6.1f} ms"
+    )
+    print(
+        f"targets: ≥ 500 jobs/s now → {'MET' if throughput >= 500 else 'NOT MET'}; "
+        f"goal ≥ 2,000 jobs/s → {'MET' if throughput >= 2000 else 'not yet'}; "
+        f"goal ratio ≥ 0.25 → {'MET' if throughput / raw_rate >= 0.25 else 'not yet'}; "
+        f"goal p99 ≤ 100 ms → {'MET' if p99 <= 100 else 'not yet'}"
+    )
     return 0
 
 
 # --- raw client rate ------------------------------------------------------------------------
+
 
 def bench_raw(bootstrap: str, count: int) -> float:
     """Producer in its own process, consumer here: the same shape as relay → consumer."""
@@ -108,6 +115,7 @@ def _print_raw(rate: float, count: int) -> None:
 
 # --- throughput -----------------------------------------------------------------------------
 
+
 def bench_throughput(settings: Settings, platform: _platform, count: int) -> float:
     from services.jobs.adapters.postgres import PostgresUnitOfWork
     from services.jobs.bootstrap import utc_now, wiring
@@ -116,40 +124,61 @@ def bench_throughput(settings: Settings, platform: _platform, count: int) -> flo
     def uow() -> PostgresUnitOfWork:
         return PostgresUnitOfWork(wiring.pool)
 
-    customer = handlers.create_customer("bench", commands.CreateCustomer.model_validate(
-        {"name": "Bench Co", "billing_address": demo.address(1), "email": "b@example.com"}), uow())
+    customer = handlers.create_customer(
+        "bench",
+        commands.CreateCustomer.model_validate(
+            {"name": "Bench Co", "billing_address": demo.address(1), "email": "b@example.com"}
+        ),
+        uow(),
+    )
     body = commands.CreateJob.model_validate(demo.sample_job(customer.customer_id, 1))
     with ThreadPoolExecutor(4) as pool:
-        job_ids = list(pool.map(lambda _: handlers.create_job("bench", body, uow()).job_id,
-                                range(count)))
+        job_ids = list(
+            pool.map(lambda _: handlers.create_job("bench", body, uow()).job_id, range(count))
+        )
     print(f"throughput: {count} jobs created; closing them with the relay held back…", flush=True)
     jobs_db = settings.database_url_for("jobs")
     with psycopg.connect(jobs_db, autocommit=True) as hold:
         platform.hold_back_relay(hold)
         with ThreadPoolExecutor(4) as pool:
-            list(pool.map(lambda j: handlers.close_job(
-                "bench", commands.CloseJob(job_id=j), uow(), utc_now), job_ids))
+            list(
+                pool.map(
+                    lambda j: handlers.close_job(
+                        "bench", commands.CloseJob(job_id=j), uow(), utc_now
+                    ),
+                    job_ids,
+                )
+            )
         print("throughput: all closed; releasing the relay", flush=True)
         hold.execute("SELECT pg_advisory_unlock(%s)", (LEADER_LOCK,))
     invoicing_db = settings.database_url_for("invoicing")
-    _wait(lambda: _count(invoicing_db, "SELECT count(*) FROM events WHERE published_at IS NOT NULL")
-          >= count, 600)
+    _wait(
+        lambda: (
+            _count(invoicing_db, "SELECT count(*) FROM events WHERE published_at IS NOT NULL")
+            >= count
+        ),
+        600,
+    )
     first = _scalar(jobs_db, "SELECT min(published_at) FROM events WHERE key = ANY(%s)", job_ids)
     stages = {
         "jobs relay published all JobClosed": _scalar(
-            jobs_db, "SELECT max(published_at) FROM events WHERE key = ANY(%s)", job_ids),
+            jobs_db, "SELECT max(published_at) FROM events WHERE key = ANY(%s)", job_ids
+        ),
         "invoicing consumer drafted all": _scalar(
-            invoicing_db, "SELECT max(projected_at) FROM invoices"),
+            invoicing_db, "SELECT max(projected_at) FROM invoices"
+        ),
         "invoicing relay published all InvoiceDrafted": _scalar(
-            invoicing_db, "SELECT max(published_at) FROM events"),
+            invoicing_db, "SELECT max(published_at) FROM events"
+        ),
     }
     for stage, at in stages.items():
         print(f"throughput: {stage} after {(at - first).total_seconds():.2f}s", flush=True)
     last = stages["invoicing relay published all InvoiceDrafted"]
-    return count / (last - first).total_seconds()
+    return float(count / (last - first).total_seconds())
 
 
 # --- latency --------------------------------------------------------------------------------
+
 
 def bench_latency(
     settings: Settings, procs: dict[str, str], rate: float, seconds: float
@@ -157,8 +186,10 @@ def bench_latency(
     jobs = demo.Api(procs["jobs-web"], TOKEN, "bench-latency")
     customer = jobs.post("/customers", {"name": "Latency Co", "billing_address": demo.address(2)})
     total = int(rate * seconds)
-    job_ids = [jobs.post("/jobs", demo.sample_job(customer["customer_id"], 2))["job_id"]
-               for _ in range(total)]
+    job_ids = [
+        jobs.post("/jobs", demo.sample_job(customer["customer_id"], 2))["job_id"]
+        for _ in range(total)
+    ]
     print(f"latency: closing {total} jobs over HTTP at {rate:.0f}/s…", flush=True)
     started = time.perf_counter()
     for n, job_id in enumerate(job_ids):
@@ -167,16 +198,31 @@ def bench_latency(
             time.sleep(delay)
         jobs.post(f"/jobs/{job_id}/close")
     invoicing_db = settings.database_url_for("invoicing")
-    _wait(lambda: _count(invoicing_db, "SELECT count(*) FROM invoices WHERE shop_id = "
-                         "'bench-latency'") >= total, 120)
-    _wait(lambda: _count(invoicing_db, "SELECT count(*) FROM events WHERE published_at IS NULL")
-          == 0, 120)
-    closed = _times(settings.database_url_for("jobs"),
-                    "SELECT key, recorded_at FROM events WHERE key = ANY(%s)", job_ids)
-    drafted = _times(invoicing_db, "SELECT job_id, projected_at FROM invoices WHERE job_id = "
-                     "ANY(%s)", job_ids)
-    published = _times(invoicing_db, "SELECT i.job_id, e.published_at FROM invoices i JOIN events"
-                       " e ON e.aggregate_id = i.invoice_id WHERE i.job_id = ANY(%s)", job_ids)
+    _wait(
+        lambda: (
+            _count(invoicing_db, "SELECT count(*) FROM invoices WHERE shop_id = 'bench-latency'")
+            >= total
+        ),
+        120,
+    )
+    _wait(
+        lambda: _count(invoicing_db, "SELECT count(*) FROM events WHERE published_at IS NULL") == 0,
+        120,
+    )
+    closed = _times(
+        settings.database_url_for("jobs"),
+        "SELECT key, recorded_at FROM events WHERE key = ANY(%s)",
+        job_ids,
+    )
+    drafted = _times(
+        invoicing_db, "SELECT job_id, projected_at FROM invoices WHERE job_id = ANY(%s)", job_ids
+    )
+    published = _times(
+        invoicing_db,
+        "SELECT i.job_id, e.published_at FROM invoices i JOIN events"
+        " e ON e.aggregate_id = i.invoice_id WHERE i.job_id = ANY(%s)",
+        job_ids,
+    )
     visible = [(drafted[j] - closed[j]).total_seconds() * 1000 for j in job_ids]
     acked = [(published[j] - closed[j]).total_seconds() * 1000 for j in job_ids]
     return (*_p50_p99(visible), *_p50_p99(acked), total)
@@ -189,6 +235,7 @@ def _p50_p99(samples: list[float]) -> tuple[float, float]:
 
 # --- plumbing -------------------------------------------------------------------------------
 
+
 class _infrastructure:  # noqa: N801
     def __enter__(self) -> Settings:
         VAR.mkdir(exist_ok=True)
@@ -199,10 +246,16 @@ class _infrastructure:  # noqa: N801
             port = infra.free_port()
             self.broker = infra.start_broker(port, (VAR / "bench-tansu.log").open("ab"))
             bootstrap = f"127.0.0.1:{port}"
-        self.settings = Settings(database_url=url, database_prefix="bench_",
-                                 kafka_bootstrap_servers=bootstrap, internal_api_token=TOKEN)
+        self.settings = Settings(
+            database_url=url,
+            database_prefix="bench_",
+            kafka_bootstrap_servers=bootstrap,
+            internal_api_token=TOKEN,
+        )
         for service in SERVICES:
-            drop_database(self.settings.admin_database_url(), self.settings.database_url_for(service))
+            drop_database(
+                self.settings.admin_database_url(), self.settings.database_url_for(service)
+            )
         infra.prepare(self.settings)
         os.environ.update(_env(self.settings))
         return self.settings
@@ -213,10 +266,14 @@ class _infrastructure:  # noqa: N801
 
 
 def _env(settings: Settings) -> dict[str, str]:
-    return {"DATABASE_URL": settings.database_url, "DATABASE_PREFIX": settings.database_prefix,
-            "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-            "INTERNAL_API_TOKEN": TOKEN, "LOG_LEVEL": "WARNING",
-            "PYTHONPATH": str(infra.ROOT)}
+    return {
+        "DATABASE_URL": settings.database_url,
+        "DATABASE_PREFIX": settings.database_prefix,
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "INTERNAL_API_TOKEN": TOKEN,
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(infra.ROOT),
+    }
 
 
 class _platform:  # noqa: N801
@@ -242,8 +299,12 @@ class _platform:  # noqa: N801
     def _start(self, name: str) -> None:
         proc = self.procs[name]
         self.popen[name] = subprocess.Popen(
-            proc.argv, env={**self.env, "PORT": str(proc.port)}, cwd=infra.ROOT,
-            stdout=self.log, stderr=subprocess.STDOUT)
+            proc.argv,
+            env={**self.env, "PORT": str(proc.port)},
+            cwd=infra.ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
 
     def hold_back_relay(self, conn: psycopg.Connection) -> None:
         """Stop the jobs relay, take its leader lock, start it again as a waiting standby."""
@@ -267,7 +328,7 @@ def _ok(url: str) -> bool:
         return False
 
 
-def _wait(check, timeout: float) -> None:  # type: ignore[no-untyped-def]
+def _wait(check, timeout: float) -> None:
     infra.wait_until(check, timeout, "the pipeline")
 
 
@@ -277,7 +338,7 @@ def _count(url: str, query: str) -> int:
         return int(row[0]) if row else 0
 
 
-def _scalar(url: str, query: str, *params: object):  # type: ignore[no-untyped-def]
+def _scalar(url: str, query: str, *params: object):
     with psycopg.connect(url) as conn:
         row = conn.execute(query, params or None).fetchone()
         return row[0] if row else None

@@ -9,6 +9,7 @@ headers) before the batch commits, and recorded in the inbox as dead-lettered.""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -77,7 +78,7 @@ class Consumer:
         self.producer = producer
         self.handlers = {cls.__name__: handler for cls, handler in handlers.items()}
         self.max_attempts = max_attempts
-        self.poison = (MalformedEvent, PoisonEvent, *poison)
+        self.poison: tuple[type[BaseException], ...] = (MalformedEvent, PoisonEvent, *poison)
         self.attempts: dict[tuple[str, int, int], tuple[int, Exception]] = {}
         """Failed tries per record (and the last error), until its batch commits."""
         self.last_beat = 0.0
@@ -162,8 +163,7 @@ class Consumer:
         started = time.perf_counter()
         token = correlation_id.set(envelope.correlation_id)
         try:
-            conn.execute(INSERT_INBOX, (self.name, envelope.id, record.topic, record.partition,
-                                        record.offset, "handled", None))
+            self._record_inbox(conn, record, envelope.id, "handled", None)
             handler(conn, envelope)
         except (psycopg.Error, KafkaError):
             raise
@@ -173,6 +173,25 @@ class Consumer:
             correlation_id.reset(token)
         HANDLER_SECONDS.labels(self.name, record.topic).observe(time.perf_counter() - started)
         return "handled"
+
+    def _record_inbox(
+        self,
+        conn: psycopg.Connection,
+        record: Any,
+        event_id: str,
+        outcome: str,
+        error: str | None,
+    ) -> psycopg.Cursor[Any]:
+        values = (
+            self.name,
+            event_id,
+            record.topic,
+            record.partition,
+            record.offset,
+            outcome,
+            error,
+        )
+        return conn.execute(INSERT_INBOX, values)
 
     def _remember_failure(self, record: Any, exc: Exception) -> None:
         """A handler failed on the fast path: that was an attempt. A poison event is not tried
@@ -234,11 +253,7 @@ class Consumer:
         if handler is None:
             raise MalformedEvent(f"consumer {self.name} has no handler for {envelope.type}")
         with conn.transaction():
-            cur = conn.execute(
-                INSERT_INBOX,
-                (self.name, envelope.id, record.topic, record.partition, record.offset,
-                 "handled", None),
-            )
+            cur = self._record_inbox(conn, record, envelope.id, "handled", None)
             if cur.rowcount == 0:
                 return "duplicate"
             handler(conn, envelope)
@@ -259,14 +274,14 @@ class Consumer:
         raise _RetryBatch from exc
 
     def _dead_letter(
-        self, conn: psycopg.Connection, record: Any, batch: _Batch, exc: BaseException,
+        self,
+        conn: psycopg.Connection,
+        record: Any,
+        batch: _Batch,
+        exc: BaseException,
         event_id: str,
     ) -> None:
-        conn.execute(
-            INSERT_INBOX,
-            (self.name, event_id, record.topic, record.partition, record.offset,
-             "dead_lettered", str(exc)[:2000]),
-        )
+        self._record_inbox(conn, record, event_id, "dead_lettered", str(exc)[:2000])
         batch.dead_letters.append((record, exc))
         log.error("dead-lettered", extra={"topic": record.topic, "error": str(exc)[:500]})
 
@@ -274,7 +289,9 @@ class Consumer:
         """Sent before the database commit: a crash re-sends (at least once), never loses."""
         futures = [
             self.producer.send(
-                f"{record.topic}.dlq", key=record.key, value=record.value,
+                f"{record.topic}.dlq",
+                key=record.key,
+                value=record.value,
                 headers=_dlq_headers(record, exc, self.name),
             )
             for record, exc in batch.dead_letters
@@ -313,10 +330,8 @@ class Consumer:
                 self.kafka.seek(tp, offset)
 
     def _reconnect(self, conn: psycopg.Connection) -> psycopg.Connection:
-        try:
+        with contextlib.suppress(psycopg.Error):
             conn.close()
-        except psycopg.Error:
-            pass
         while True:
             try:
                 return psycopg.connect(self.db_url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import psycopg
@@ -19,16 +20,16 @@ def ensure_database(admin_url: str, url: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
-            try:
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase):
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            except psycopg.errors.DuplicateDatabase:
-                pass
 
 
 def drop_database(admin_url: str, url: str) -> None:
     name = str(conninfo_to_dict(url)["dbname"])
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 def migrate(url: str, service_migrations: Path) -> list[str]:
@@ -49,7 +50,7 @@ def migrate(url: str, service_migrations: Path) -> list[str]:
                 if name in done:
                     continue
                 with conn.transaction():
-                    conn.execute(path.read_text())  # type: ignore[call-overload]
+                    conn.execute(path.read_text())
                     conn.execute("INSERT INTO schema_migrations (name) VALUES (%s)", (name,))
                 applied.append(name)
         finally:
@@ -65,7 +66,11 @@ def _migration_files(service_migrations: Path) -> list[Path]:
 
 def make_pool(url: str, *, min_size: int = 1, max_size: int = 10, name: str = "") -> ConnectionPool:
     pool = ConnectionPool(
-        url, min_size=min_size, max_size=max_size, name=name or None, open=False,
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        name=name or None,
+        open=False,
         kwargs={"autocommit": False},
     )
     pool.open(wait=True, timeout=30)

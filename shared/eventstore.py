@@ -54,7 +54,8 @@ def append(
 
     Returns the new version. With ``publish`` the relay sends them to their topics."""
     rows = [
-        _row(aggregate_id, expected_version + i + 1, env, publish) for i, env in enumerate(envelopes)
+        _row(aggregate_id, expected_version + i + 1, env, publish)
+        for i, env in enumerate(envelopes)
     ]
     try:
         with conn.cursor() as cur:
@@ -78,9 +79,7 @@ def load(conn: psycopg.Connection, aggregate_id: str) -> list[StoredEvent]:
     return [StoredEvent(r[0], r[1], _envelope(r[2], r[3], r[4])) for r in rows]
 
 
-def _row(
-    aggregate_id: str, version: int, env: Envelope, publish: bool
-) -> tuple[object, ...]:
+def _row(aggregate_id: str, version: int, env: Envelope, publish: bool) -> tuple[object, ...]:
     headers = {name: raw.decode() for name, raw in env.headers()}
     return (
         aggregate_id,

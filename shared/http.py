@@ -81,10 +81,16 @@ def _install_auth(app: Flask, api_token: str) -> None:
             supplied.strip().encode(), api_token.encode()
         )
         if not valid:
-            return _error(401, "unauthorized", [{"field": "Authorization", "reason": "missing or wrong bearer token"}])
+            return _error(
+                401,
+                "unauthorized",
+                [{"field": "Authorization", "reason": "missing or wrong bearer token"}],
+            )
         shop = request.headers.get("X-Shop-Id", "").strip()
         if not shop:
-            return _error(400, "missing_shop", [{"field": "X-Shop-Id", "reason": "header is required"}])
+            return _error(
+                400, "missing_shop", [{"field": "X-Shop-Id", "reason": "header is required"}]
+            )
         g.shop_id = shop
         return None
 
@@ -106,7 +112,8 @@ def _install_errors(app: Flask, errors: dict[type[Exception], int]) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[Response, int]:
         code = exc.code or 500
-        return _error(code, (exc.name or "error").lower().replace(" ", "_"), [], exc.description)
+        name = (exc.name or "error").lower().replace(" ", "_")
+        return _error(code, name, [], exc.description or "")
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> tuple[Response, int]:

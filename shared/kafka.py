@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterable
 
@@ -69,10 +70,8 @@ def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int = PARTI
         missing = [t for t in topics if t not in existing]
         if missing:
             new = [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in missing]
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass
     finally:
         admin.close()
 

@@ -34,8 +34,10 @@ def run_worker(name: str, loops: Iterable[Loop], port: int) -> None:
     loops = list(loops)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    threads = [threading.Thread(target=_guard(loop, stop), name=type(loop).__name__, daemon=True)
-               for loop in loops]
+    threads = [
+        threading.Thread(target=_guard(loop, stop), name=type(loop).__name__, daemon=True)
+        for loop in loops
+    ]
     server = _serve_health(loops, port)
     for thread in threads:
         thread.start()

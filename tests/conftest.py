@@ -42,8 +42,12 @@ def running_broker(log_dir: Path) -> Iterator[str]:
 @contextlib.contextmanager
 def fresh_databases(pg_server_url: str, broker: str) -> Iterator[Settings]:
     prefix = f"t{uuid.uuid4().hex[:10]}_"
-    s = Settings(database_url=pg_server_url, database_prefix=prefix,
-                 kafka_bootstrap_servers=broker, internal_api_token="test-token")
+    s = Settings(
+        database_url=pg_server_url,
+        database_prefix=prefix,
+        kafka_bootstrap_servers=broker,
+        internal_api_token="test-token",
+    )
     infra.prepare(s)
     try:
         yield s

@@ -24,8 +24,19 @@ def project(conn: psycopg.Connection, event: Event, version: int) -> None:
 
 
 def _project_drafted(conn: psycopg.Connection, event: InvoiceDrafted, version: int) -> None:
-    conn.execute(UPSERT_DRAFT, (
-        event.invoice_id, event.shop_id, event.source, event.job_id,
-        event.customer.customer_id, event.customer.name, event.currency,
-        event.totals.total_cents, event.drafted_at, Jsonb(event.model_dump(mode="json")), version,
-    ))
+    conn.execute(
+        UPSERT_DRAFT,
+        (
+            event.invoice_id,
+            event.shop_id,
+            event.source,
+            event.job_id,
+            event.customer.customer_id,
+            event.customer.name,
+            event.currency,
+            event.totals.total_cents,
+            event.drafted_at,
+            Jsonb(event.model_dump(mode="json")),
+            version,
+        ),
+    )

@@ -9,8 +9,13 @@ import psycopg
 
 
 def list_invoices(
-    conn: psycopg.Connection, shop_id: str, *, status: str | None, limit: int,
-    after: tuple[datetime, str] | None = None, job_id: str | None = None,
+    conn: psycopg.Connection,
+    shop_id: str,
+    *,
+    status: str | None,
+    limit: int,
+    after: tuple[datetime, str] | None = None,
+    job_id: str | None = None,
 ) -> list[dict[str, Any]]:
     """Oldest first (the queue's order), keyset-paginated by (drafted_at, invoice_id)."""
     clauses = ["shop_id = %s"]
@@ -26,7 +31,8 @@ def list_invoices(
         params.extend(after)
     rows = conn.execute(
         "SELECT invoice_id, status, source, job_id, customer_id, customer_name, currency,"
-        " total_cents, drafted_at FROM invoices WHERE " + " AND ".join(clauses)
+        " total_cents, drafted_at FROM invoices WHERE "
+        + " AND ".join(clauses)
         + " ORDER BY drafted_at, invoice_id LIMIT %s",
         [*params, limit],
     ).fetchall()
@@ -45,8 +51,17 @@ def get_invoice(conn: psycopg.Connection, shop_id: str, invoice_id: str) -> dict
 
 
 def _summary(row: tuple[Any, ...]) -> dict[str, Any]:
-    keys = ("invoice_id", "status", "source", "job_id", "customer_id", "customer_name",
-            "currency", "total_cents", "drafted_at")
+    keys = (
+        "invoice_id",
+        "status",
+        "source",
+        "job_id",
+        "customer_id",
+        "customer_name",
+        "currency",
+        "total_cents",
+        "drafted_at",
+    )
     summary = dict(zip(keys, row, strict=True))
     summary["drafted_at"] = row[8].isoformat()
     return summary

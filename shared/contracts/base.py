@@ -1,8 +1,9 @@
-"""The base class of every event contract: a frozen pydantic model with an explicit schema version."""
+"""The base class of every event contract: a frozen pydantic model with an explicit schema
+version."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -22,8 +23,9 @@ class Event(Contract):
     topic: ClassVar[str]
     SCHEMA_VERSION: ClassVar[int] = 1
 
-    def __init_subclass__(cls, **kwargs: object) -> None:
-        super().__init_subclass__(**kwargs)
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
         cls.topic = cls.__name__
 
     @property

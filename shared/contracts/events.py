@@ -58,7 +58,9 @@ class LaborEntry(Contract):
 
 
 class JobClosed(Event):
-    """A technician closed a job. Carries everything invoicing needs, so invoicing never calls jobs."""
+    """A technician closed a job.
+
+    Carries everything invoicing needs, so invoicing never calls jobs."""
 
     schema_version: Literal[1] = 1
     job_id: str

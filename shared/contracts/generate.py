@@ -13,13 +13,27 @@ OUT = Path(__file__).resolve().parents[2] / "contracts"
 HEADERS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "CloudEvents Kafka protocol binding (binary mode) headers plus extensions.",
-    "required": ["ce_specversion", "ce_id", "ce_type", "ce_source", "ce_time", "ce_subject",
-                 "ce_tenant", "ce_correlationid"],
+    "required": [
+        "ce_specversion",
+        "ce_id",
+        "ce_type",
+        "ce_source",
+        "ce_time",
+        "ce_subject",
+        "ce_tenant",
+        "ce_correlationid",
+    ],
     "properties": {
         "ce_specversion": {"const": "1.0"},
-        "ce_id": {"type": "string", "description": "Unique event id (UUID); consumers dedupe on it."},
+        "ce_id": {
+            "type": "string",
+            "description": "Unique event id (UUID); consumers dedupe on it.",
+        },
         "ce_type": {"type": "string", "description": "The event class, e.g. JobClosed."},
-        "ce_source": {"type": "string", "description": "The emitting service, e.g. /services/jobs."},
+        "ce_source": {
+            "type": "string",
+            "description": "The emitting service, e.g. /services/jobs.",
+        },
         "ce_time": {"type": "string", "format": "date-time"},
         "ce_subject": {"type": "string", "description": "The aggregate id; also the Kafka key."},
         "content-type": {"const": "application/json"},
@@ -66,8 +80,11 @@ def asyncapi() -> dict[str, Any]:
         }
     return {
         "asyncapi": "3.0.0",
-        "info": {"title": "FieldPay events", "version": "1.0.0",
-                 "description": "Topics between FieldPay services. Dead letters: <topic>.dlq."},
+        "info": {
+            "title": "FieldPay events",
+            "version": "1.0.0",
+            "description": "Topics between FieldPay services. Dead letters: <topic>.dlq.",
+        },
         "defaultContentType": "application/json",
         "channels": channels,
         "operations": operations,

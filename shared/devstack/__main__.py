@@ -7,7 +7,6 @@ import os
 import sys
 import threading
 import time
-from pathlib import Path
 
 import requests
 
@@ -31,8 +30,9 @@ def run() -> int:
     for proc in procs:
         child_env = {**os.environ, "PORT": str(proc.port), "PYTHONPATH": str(infra.ROOT)}
         manager.add_process(proc.name, " ".join(proc.argv), env=child_env, cwd=str(infra.ROOT))
-    threading.Thread(target=_announce_when_ready, args=(procs, settings.internal_api_token),
-                     daemon=True).start()
+    threading.Thread(
+        target=_announce_when_ready, args=(procs, settings.internal_api_token), daemon=True
+    ).start()
     manager.loop()
     return int(manager.returncode or 0)
 
@@ -67,8 +67,11 @@ def _announce_when_ready(procs: list, token: str) -> None:  # type: ignore[type-
         marker.write_text(os.environ["DATABASE_URL"])
         print(f"demo data loaded: {counts}", flush=True)
     lines = ["", "FieldPay is up:"] + [f"  {p.name:<20} {p.url}" for p in procs]
-    lines += ["  Tansu broker         " + os.environ["KAFKA_BOOTSTRAP_SERVERS"],
-              "Press Ctrl-C to stop.", ""]
+    lines += [
+        "  Tansu broker         " + os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+        "Press Ctrl-C to stop.",
+        "",
+    ]
     print("\n".join(lines), flush=True)
 
 
@@ -83,11 +86,18 @@ def smoke(timeout: float = 2.0) -> int:
     """Close a job over HTTP and wait for its draft over HTTP."""
     settings = load_settings()
     jobs = demo.Api(f"http://127.0.0.1:{WEB_PORTS['jobs']}", settings.internal_api_token, "smoke")
-    invoicing = demo.Api(f"http://127.0.0.1:{WEB_PORTS['invoicing']}",
-                         settings.internal_api_token, "smoke")
+    invoicing = demo.Api(
+        f"http://127.0.0.1:{WEB_PORTS['invoicing']}", settings.internal_api_token, "smoke"
+    )
     try:
-        customer = jobs.post("/customers", {"name": "Smoke Test", "email": "smoke@example.com",
-                                            "billing_address": demo.address(1)})
+        customer = jobs.post(
+            "/customers",
+            {
+                "name": "Smoke Test",
+                "email": "smoke@example.com",
+                "billing_address": demo.address(1),
+            },
+        )
         job = jobs.post("/jobs", demo.sample_job(customer["customer_id"], 1))
         jobs.post(f"/jobs/{job['job_id']}/close")
     except (requests.RequestException, RuntimeError) as exc:
@@ -97,8 +107,10 @@ def smoke(timeout: float = 2.0) -> int:
     while time.monotonic() - started < timeout:
         items = invoicing.get("/invoices", status="draft", job_id=job["job_id"]).json()["items"]
         if items:
-            print(f"smoke: OK — job {job['job_id']} drafted as invoice {items[0]['invoice_id']} "
-                  f"({items[0]['total_cents']} cents) in {time.monotonic() - started:.3f}s")
+            print(
+                f"smoke: OK — job {job['job_id']} drafted as invoice {items[0]['invoice_id']} "
+                f"({items[0]['total_cents']} cents) in {time.monotonic() - started:.3f}s"
+            )
             return 0
         time.sleep(0.05)
     print(f"smoke: FAILED — no draft for job {job['job_id']} within {timeout}s")

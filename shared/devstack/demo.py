@@ -27,7 +27,9 @@ class Api:
         self.headers = {"Authorization": f"Bearer {token}", "X-Shop-Id": shop}
 
     def post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = requests.post(self.base + path, json=body or {}, headers=self.headers, timeout=10)
+        response = requests.post(
+            self.base + path, json=body or {}, headers=self.headers, timeout=10
+        )
         if response.status_code >= 400:
             raise RuntimeError(f"POST {path} → {response.status_code}: {response.text}")
         result: dict[str, Any] = response.json()
@@ -46,10 +48,20 @@ def sample_job(customer_id: str, n: int) -> dict[str, Any]:
         "customer_id": customer_id,
         "service_address": address(n + 40),
         "line_items": [
-            {"description": "Capacitor 45/5 MFD", "quantity": "1", "unit_price_cents": 8900,
-             "taxable": True, "tax_rate_percent": "8.25"},
-            {"description": "R-410A refrigerant (lb)", "quantity": "2.5",
-             "unit_price_cents": 7500, "taxable": True, "tax_rate_percent": "8.25"},
+            {
+                "description": "Capacitor 45/5 MFD",
+                "quantity": "1",
+                "unit_price_cents": 8900,
+                "taxable": True,
+                "tax_rate_percent": "8.25",
+            },
+            {
+                "description": "R-410A refrigerant (lb)",
+                "quantity": "2.5",
+                "unit_price_cents": 7500,
+                "taxable": True,
+                "tax_rate_percent": "8.25",
+            },
         ],
         "labor": [{"technician": "Luis Ortega", "hours": "1.5", "hourly_rate_cents": 12500}],
     }
@@ -61,10 +73,17 @@ def load(jobs_url: str, token: str) -> dict[str, int]:
     for shop, customers in SHOPS.items():
         api = Api(jobs_url, token, shop)
         for n, (name, email, phone, terms, exempt) in enumerate(customers):
-            customer = api.post("/customers", {
-                "name": name, "email": email, "phone": phone, "billing_address": address(n),
-                "payment_terms_days": terms, "tax_exempt": exempt,
-            })
+            customer = api.post(
+                "/customers",
+                {
+                    "name": name,
+                    "email": email,
+                    "phone": phone,
+                    "billing_address": address(n),
+                    "payment_terms_days": terms,
+                    "tax_exempt": exempt,
+                },
+            )
             counts["customers"] += 1
             for k in range(3):
                 job = api.post("/jobs", sample_job(customer["customer_id"], n * 3 + k))

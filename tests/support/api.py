@@ -27,8 +27,13 @@ def address(n: int = 1) -> dict[str, str]:
 
 
 def customer_body(name: str = "Pat Doe", **overrides: Any) -> dict[str, Any]:
-    body = {"name": name, "email": "pat@example.com", "phone": "+15595550100",
-            "billing_address": address(9), "payment_terms_days": 30}
+    body = {
+        "name": name,
+        "email": "pat@example.com",
+        "phone": "+15595550100",
+        "billing_address": address(9),
+        "payment_terms_days": 30,
+    }
     return {**body, **overrides}
 
 
@@ -37,10 +42,20 @@ def job_body(customer_id: str, **overrides: Any) -> dict[str, Any]:
         "customer_id": customer_id,
         "service_address": address(2),
         "line_items": [
-            {"description": "Water heater 50 gal", "quantity": "1", "unit_price_cents": 129900,
-             "taxable": True, "tax_rate_percent": "7.25"},
-            {"description": "Fittings", "quantity": "3", "unit_price_cents": 333,
-             "taxable": True, "tax_rate_percent": "7.25"},
+            {
+                "description": "Water heater 50 gal",
+                "quantity": "1",
+                "unit_price_cents": 129900,
+                "taxable": True,
+                "tax_rate_percent": "7.25",
+            },
+            {
+                "description": "Fittings",
+                "quantity": "3",
+                "unit_price_cents": 333,
+                "taxable": True,
+                "tax_rate_percent": "7.25",
+            },
         ],
         "labor": [{"technician": "Ana Silva", "hours": "2.5", "hourly_rate_cents": 11000}],
     }

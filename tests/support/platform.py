@@ -33,7 +33,11 @@ class RunningPlatform:
         env = {**self.env, "PORT": str(proc.port), **(extra_env or {})}
         log = (self.log_dir / f"{name}.log").open("ab")
         self.running[name] = subprocess.Popen(
-            proc.argv, env=env, cwd=infra.ROOT, stdout=log, stderr=subprocess.STDOUT,
+            proc.argv,
+            env=env,
+            cwd=infra.ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
@@ -72,10 +76,12 @@ class RunningPlatform:
                 popen.wait()
 
 
-def plan(env: dict[str, str], log_dir: Path, services: tuple[str, ...] = ("jobs", "invoicing")
-         ) -> RunningPlatform:
-    platform = RunningPlatform(env={**env, "INTERNAL_API_TOKEN": TOKEN,
-                                    "PYTHONPATH": str(infra.ROOT)}, log_dir=log_dir)
+def plan(
+    env: dict[str, str], log_dir: Path, services: tuple[str, ...] = ("jobs", "invoicing")
+) -> RunningPlatform:
+    platform = RunningPlatform(
+        env={**env, "INTERNAL_API_TOKEN": TOKEN, "PYTHONPATH": str(infra.ROOT)}, log_dir=log_dir
+    )
     for service in services:
         if service in WEB_PORTS:
             proc = web(service, infra.free_port())
@@ -93,7 +99,7 @@ def _ok(url: str) -> bool:
         return False
 
 
-def wait_for(check, timeout: float, what: str, interval: float = 0.1):  # type: ignore[no-untyped-def]
+def wait_for(check, timeout: float, what: str, interval: float = 0.1):
     deadline = time.monotonic() + timeout
     while True:
         result = check()

@@ -17,14 +17,18 @@ class Message:
     headers: dict[str, str]
 
 
-def read_all(bootstrap: str, topic: str, expect_at_least: int = 0, timeout: float = 30) -> list[Message]:
+def read_all(
+    bootstrap: str, topic: str, expect_at_least: int = 0, timeout: float = 30
+) -> list[Message]:
     """Every message on ``topic`` from the beginning, waiting until at least ``expect_at_least``."""
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap,
-        "group.id": f"e2e-reader-{uuid.uuid4().hex[:8]}",
-        "auto.offset.reset": "earliest",
-        "enable.auto.commit": False,
-    })
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"e2e-reader-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     metadata = consumer.list_topics(topic, timeout=10)
     partitions = [TopicPartition(topic, p, 0) for p in metadata.topics[topic].partitions]
     consumer.assign(partitions)
@@ -41,8 +45,9 @@ def read_all(bootstrap: str, topic: str, expect_at_least: int = 0, timeout: floa
             if msg.error():
                 continue
             idle_since = time.monotonic()
-            headers = {k: (v or b"").decode() for k, v in (msg.headers() or [])}
-            messages.append(Message(msg.topic(), msg.key(), msg.value(), headers))
+            pairs: list[tuple[str, bytes | None]] = list(msg.headers() or [])  # type: ignore[arg-type]
+            headers = {k: (v or b"").decode() for k, v in pairs}
+            messages.append(Message(str(msg.topic()), msg.key(), msg.value(), headers))
     finally:
         consumer.close()
     return messages

@@ -68,18 +68,20 @@ class Invoice:
         exempt = job.customer.tax_exempt
         lines = [_item_line(item, exempt) for item in job.line_items]
         lines += [_labor_line(entry, exempt) for entry in job.labor]
-        self._record(InvoiceDrafted(
-            invoice_id=self.invoice_id,
-            shop_id=job.shop_id,
-            source="job",
-            job_id=job.job_id,
-            drafted_at=now,
-            currency=job.currency,
-            customer=job.customer,
-            service_address=job.service_address,
-            lines=lines,
-            totals=_totals(lines),
-        ))
+        self._record(
+            InvoiceDrafted(
+                invoice_id=self.invoice_id,
+                shop_id=job.shop_id,
+                source="job",
+                job_id=job.job_id,
+                drafted_at=now,
+                currency=job.currency,
+                customer=job.customer,
+                service_address=job.service_address,
+                lines=lines,
+                totals=_totals(lines),
+            )
+        )
 
     def _record(self, event: Event) -> None:
         self._apply(event)
@@ -94,28 +96,49 @@ class Invoice:
 
 def _item_line(item: JobLineItem, customer_exempt: bool) -> InvoiceLine:
     return _line(
-        item.line_id, "item", item.description, item.quantity, item.unit_price_cents,
-        taxable=item.taxable and not customer_exempt, rate=item.tax_rate_percent,
+        item.line_id,
+        "item",
+        item.description,
+        item.quantity,
+        item.unit_price_cents,
+        taxable=item.taxable and not customer_exempt,
+        rate=item.tax_rate_percent,
     )
 
 
 def _labor_line(entry: LaborEntry, customer_exempt: bool) -> InvoiceLine:
     return _line(
-        entry.entry_id, "labor", f"Labor — {entry.technician}", entry.hours,
-        entry.hourly_rate_cents, taxable=entry.taxable and not customer_exempt,
+        entry.entry_id,
+        "labor",
+        f"Labor — {entry.technician}",
+        entry.hours,
+        entry.hourly_rate_cents,
+        taxable=entry.taxable and not customer_exempt,
         rate=entry.tax_rate_percent,
     )
 
 
 def _line(
-    line_id: str, kind: LineKind, description: str, quantity: Decimal, unit_price_cents: int,
-    *, taxable: bool, rate: Decimal,
+    line_id: str,
+    kind: LineKind,
+    description: str,
+    quantity: Decimal,
+    unit_price_cents: int,
+    *,
+    taxable: bool,
+    rate: Decimal,
 ) -> InvoiceLine:
     amounts = line_amounts(quantity, unit_price_cents, taxable, rate)
     return InvoiceLine(
-        line_id=line_id, kind=kind, description=description, quantity=quantity,
-        unit_price_cents=unit_price_cents, taxable=taxable, tax_rate_percent=rate,
-        subtotal_cents=amounts.subtotal_cents, tax_cents=amounts.tax_cents,
+        line_id=line_id,
+        kind=kind,
+        description=description,
+        quantity=quantity,
+        unit_price_cents=unit_price_cents,
+        taxable=taxable,
+        tax_rate_percent=rate,
+        subtotal_cents=amounts.subtotal_cents,
+        tax_cents=amounts.tax_cents,
         total_cents=amounts.total_cents,
     )
 
@@ -123,6 +146,7 @@ def _line(
 def _totals(lines: list[InvoiceLine]) -> InvoiceTotals:
     totals = invoice_totals(LineAmounts(line.subtotal_cents, line.tax_cents) for line in lines)
     return InvoiceTotals(
-        subtotal_cents=totals.subtotal_cents, tax_cents=totals.tax_cents,
+        subtotal_cents=totals.subtotal_cents,
+        tax_cents=totals.tax_cents,
         total_cents=totals.total_cents,
     )

@@ -27,14 +27,20 @@ def on_job_closed(conn: psycopg.Connection, envelope: Envelope) -> None:
 def build_consumer() -> Consumer:
     settings = bootstrap.wiring.settings
     kafka = make_consumer(
-        settings.kafka_bootstrap_servers, GROUP, [JobClosed.topic],
+        settings.kafka_bootstrap_servers,
+        GROUP,
+        [JobClosed.topic],
         session_timeout_ms=settings.consumer_session_timeout_ms,
         heartbeat_interval_ms=settings.consumer_heartbeat_interval_ms,
         max_poll_records=settings.consumer_batch_size,
     )
     producer = make_producer(settings.kafka_bootstrap_servers, client_id=f"{GROUP}-dlq")
     return Consumer(
-        GROUP, bootstrap.wiring.database_url, kafka, producer, {JobClosed: on_job_closed},
+        GROUP,
+        bootstrap.wiring.database_url,
+        kafka,
+        producer,
+        {JobClosed: on_job_closed},
         max_attempts=settings.consumer_max_attempts,
         poison=(TenantMismatch, InvoiceAlreadyExists),
     )

@@ -17,7 +17,9 @@ MAX_PAGE = 200
 
 
 def build_app() -> Flask:
-    app = create_app(bootstrap.SERVICE, bootstrap.wiring.settings.internal_api_token, bootstrap.wiring.ready)
+    app = create_app(
+        bootstrap.SERVICE, bootstrap.wiring.settings.internal_api_token, bootstrap.wiring.ready
+    )
 
     @app.get("/invoices")
     def list_invoices() -> Response:
@@ -28,7 +30,11 @@ def build_app() -> Flask:
         after = _cursor(request.args.get("after"))
         with bootstrap.wiring.pool.connection() as conn:
             items = views.list_invoices(
-                conn, shop_id(), status=status, limit=limit, after=after,
+                conn,
+                shop_id(),
+                status=status,
+                limit=limit,
+                after=after,
                 job_id=request.args.get("job_id") or None,
             )
         next_cursor = _encode(items[-1]) if len(items) == limit else None

@@ -19,7 +19,9 @@ def when_job_is_closed_draft_invoice(envelope: Envelope, uow: UnitOfWork, clock:
     job = envelope.event
     assert isinstance(job, JobClosed)
     if job.shop_id != envelope.tenant:
-        raise TenantMismatch(f"JobClosed for shop {job.shop_id} arrived as tenant {envelope.tenant}")
+        raise TenantMismatch(
+            f"JobClosed for shop {job.shop_id} arrived as tenant {envelope.tenant}"
+        )
     invoice = uow.invoices.get(invoice_id_for_job(job.shop_id, job.job_id))
     if invoice.version > 0:
         return

@@ -28,9 +28,16 @@ class PostgresCustomers(CustomerRepository):
         self.conn.execute(
             "INSERT INTO customers (customer_id, shop_id, name, email, phone, billing_address,"
             " payment_terms_days, tax_exempt) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-            (customer.customer_id, customer.shop_id, customer.name, customer.email,
-             customer.phone, Jsonb(asdict(customer.billing_address)),
-             customer.payment_terms_days, customer.tax_exempt),
+            (
+                customer.customer_id,
+                customer.shop_id,
+                customer.name,
+                customer.email,
+                customer.phone,
+                Jsonb(asdict(customer.billing_address)),
+                customer.payment_terms_days,
+                customer.tax_exempt,
+            ),
         )
 
     def get(self, shop_id: str, customer_id: str) -> Customer | None:
@@ -43,8 +50,14 @@ class PostgresCustomers(CustomerRepository):
         if row is None:
             return None
         return Customer(
-            customer_id=row[0], shop_id=row[1], name=row[2], email=row[3], phone=row[4],
-            billing_address=Address(**row[5]), payment_terms_days=row[6], tax_exempt=row[7],
+            customer_id=row[0],
+            shop_id=row[1],
+            name=row[2],
+            email=row[3],
+            phone=row[4],
+            billing_address=Address(**row[5]),
+            payment_terms_days=row[6],
+            tax_exempt=row[7],
         )
 
 
@@ -56,23 +69,51 @@ class PostgresJobs(JobRepository):
         self.conn.execute(
             "INSERT INTO jobs (job_id, shop_id, customer_id, service_address, status, version)"
             " VALUES (%s, %s, %s, %s, %s, %s)",
-            (job.job_id, job.shop_id, job.customer_id, Jsonb(asdict(job.service_address)),
-             job.status.value, job.version),
+            (
+                job.job_id,
+                job.shop_id,
+                job.customer_id,
+                Jsonb(asdict(job.service_address)),
+                job.status.value,
+                job.version,
+            ),
         )
         with self.conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO job_line_items (job_id, line_id, position, description, quantity,"
                 " unit_price_cents, taxable, tax_rate_percent)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                [(job.job_id, i.line_id, n, i.description, i.quantity, i.unit_price_cents,
-                  i.taxable, i.tax_rate_percent) for n, i in enumerate(job.line_items)],
+                [
+                    (
+                        job.job_id,
+                        i.line_id,
+                        n,
+                        i.description,
+                        i.quantity,
+                        i.unit_price_cents,
+                        i.taxable,
+                        i.tax_rate_percent,
+                    )
+                    for n, i in enumerate(job.line_items)
+                ],
             )
             cur.executemany(
                 "INSERT INTO job_labor (job_id, entry_id, position, technician, hours,"
                 " hourly_rate_cents, taxable, tax_rate_percent)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                [(job.job_id, e.entry_id, n, e.technician, e.hours, e.hourly_rate_cents,
-                  e.taxable, e.tax_rate_percent) for n, e in enumerate(job.labor)],
+                [
+                    (
+                        job.job_id,
+                        e.entry_id,
+                        n,
+                        e.technician,
+                        e.hours,
+                        e.hourly_rate_cents,
+                        e.taxable,
+                        e.tax_rate_percent,
+                    )
+                    for n, e in enumerate(job.labor)
+                ],
             )
 
     def get(self, shop_id: str, job_id: str) -> Job | None:
@@ -84,9 +125,15 @@ class PostgresJobs(JobRepository):
         if row is None:
             return None
         return Job(
-            job_id=row[0], shop_id=row[1], customer_id=row[2],
-            service_address=Address(**row[3]), status=JobStatus(row[4]), closed_at=row[5],
-            version=row[6], line_items=self._line_items(job_id), labor=self._labor(job_id),
+            job_id=row[0],
+            shop_id=row[1],
+            customer_id=row[2],
+            service_address=Address(**row[3]),
+            status=JobStatus(row[4]),
+            closed_at=row[5],
+            version=row[6],
+            line_items=self._line_items(job_id),
+            labor=self._labor(job_id),
         )
 
     def save(self, job: Job) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import datetime
 
 from services.jobs.domain.model import (
@@ -60,8 +61,13 @@ def create_job(shop_id: str, cmd: commands.CreateJob, uow: UnitOfWork) -> Job:
 
 
 def close_job(
-    shop_id: str, cmd: commands.CloseJob, uow: UnitOfWork, clock: Clock, *,
-    correlation_id: str = "", attempts: int = 3,
+    shop_id: str,
+    cmd: commands.CloseJob,
+    uow: UnitOfWork,
+    clock: Clock,
+    *,
+    correlation_id: str = "",
+    attempts: int = 3,
 ) -> Job:
     """Close the job and publish JobClosed in the same transaction; retried on a lost race."""
     for attempt in range(attempts):
@@ -86,9 +92,16 @@ def _close_once(
         job.close(clock())
         uow.jobs.save(job)
         event = job_closed(job, customer)
-        uow.publish(job.job_id, job.version, Envelope(
-            event=event, tenant=shop_id, source=SOURCE, correlation_id=correlation_id,
-        ))
+        uow.publish(
+            job.job_id,
+            job.version,
+            Envelope(
+                event=event,
+                tenant=shop_id,
+                source=SOURCE,
+                correlation_id=correlation_id,
+            ),
+        )
         uow.commit()
     return job
 
@@ -110,50 +123,22 @@ def job_closed(job: Job, customer: Customer) -> contracts.JobClosed:
             tax_exempt=customer.tax_exempt,
         ),
         service_address=_address_out(job.service_address),
-        line_items=[
-            contracts.JobLineItem(
-                line_id=i.line_id, description=i.description, quantity=i.quantity,
-                unit_price_cents=i.unit_price_cents, taxable=i.taxable,
-                tax_rate_percent=i.tax_rate_percent,
-            )
-            for i in job.line_items
-        ],
-        labor=[
-            contracts.LaborEntry(
-                entry_id=e.entry_id, technician=e.technician, hours=e.hours,
-                hourly_rate_cents=e.hourly_rate_cents, taxable=e.taxable,
-                tax_rate_percent=e.tax_rate_percent,
-            )
-            for e in job.labor
-        ],
+        line_items=[contracts.JobLineItem(**asdict(item)) for item in job.line_items],
+        labor=[contracts.LaborEntry(**asdict(entry)) for entry in job.labor],
     )
 
 
 def _address(a: commands.AddressIn) -> Address:
-    return Address(
-        line1=a.line1, line2=a.line2, city=a.city, region=a.region,
-        postal_code=a.postal_code, country=a.country,
-    )
+    return Address(**a.model_dump())
 
 
 def _address_out(a: Address) -> contracts.Address:
-    return contracts.Address(
-        line1=a.line1, line2=a.line2, city=a.city, region=a.region,
-        postal_code=a.postal_code, country=a.country,
-    )
+    return contracts.Address(**asdict(a))
 
 
 def _line_item(item: commands.LineItemIn) -> LineItem:
-    return LineItem(
-        line_id=str(uuid.uuid4()), description=item.description, quantity=item.quantity,
-        unit_price_cents=item.unit_price_cents, taxable=item.taxable,
-        tax_rate_percent=item.tax_rate_percent,
-    )
+    return LineItem(line_id=str(uuid.uuid4()), **item.model_dump())
 
 
 def _labor(entry: commands.LaborEntryIn) -> LaborEntry:
-    return LaborEntry(
-        entry_id=str(uuid.uuid4()), technician=entry.technician, hours=entry.hours,
-        hourly_rate_cents=entry.hourly_rate_cents, taxable=entry.taxable,
-        tax_rate_percent=entry.tax_rate_percent,
-    )
+    return LaborEntry(entry_id=str(uuid.uuid4()), **entry.model_dump())

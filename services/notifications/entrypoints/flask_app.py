@@ -4,5 +4,6 @@ endpoints arrive with its issue (see docs/roadmap.md)."""
 from services.notifications import bootstrap
 from shared.http import create_app
 
-app = create_app(bootstrap.SERVICE, bootstrap.wiring.settings.internal_api_token,
-                 bootstrap.wiring.ready)
+app = create_app(
+    bootstrap.SERVICE, bootstrap.wiring.settings.internal_api_token, bootstrap.wiring.ready
+)
