@@ -37,8 +37,9 @@ class StoredEvent:
 
 INSERT = (
     "INSERT INTO events (aggregate_id, version, event_id, tenant, event_type, topic, key, value,"
-    " headers) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " headers) VALUES "
 )
+ROW = "(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
 
 
 def append(
@@ -53,13 +54,14 @@ def append(
     append leaves that transaction to roll back: use a savepoint to keep going after a conflict).
 
     Returns the new version. With ``publish`` the relay sends them to their topics."""
+    if not envelopes:
+        return expected_version
     rows = [
         _row(aggregate_id, expected_version + i + 1, env, publish)
         for i, env in enumerate(envelopes)
     ]
     try:
-        with conn.cursor() as cur:
-            cur.executemany(INSERT, rows)
+        conn.execute(INSERT + ", ".join([ROW] * len(rows)), [v for row in rows for v in row])
     except psycopg.errors.UniqueViolation as exc:
         if exc.diag.constraint_name == "events_pkey":
             raise ConcurrencyConflict(aggregate_id, expected_version) from exc

@@ -62,14 +62,23 @@ def make_consumer(
     return consumer
 
 
-def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int = PARTITIONS) -> None:
-    """Create the topics that do not exist yet, with their final partition count."""
+def ensure_topics(
+    bootstrap: str,
+    topics: Iterable[str],
+    partitions: int = PARTITIONS,
+    replication_factor: int = 1,
+) -> None:
+    """Create the topics that do not exist yet, with their final partition count (production
+    clusters: replication factor 3, matching min.insync.replicas=2 and acks=all)."""
     admin = _admin(bootstrap)
     try:
         existing = set(admin.list_topics())
         missing = [t for t in topics if t not in existing]
         if missing:
-            new = [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in missing]
+            new = [
+                NewTopic(t, num_partitions=partitions, replication_factor=replication_factor)
+                for t in missing
+            ]
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(new)
     finally:

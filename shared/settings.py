@@ -18,6 +18,7 @@ class Settings(BaseSettings):
     database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     database_prefix: str = ""
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    topic_replication_factor: int = 1
     internal_api_token: str = "dev-internal-token"
     log_level: str = "INFO"
     relay_batch_size: int = 1000

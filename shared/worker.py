@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -78,7 +79,8 @@ def _serve_health(loops: list[Loop], port: int) -> WSGIServer:
             return _text(start_response, "503 Service Unavailable", "not ready")
         return _text(start_response, "404 Not Found", "not found")
 
-    server = make_server("127.0.0.1", port, app, handler_class=_QuietHandler)
+    host = os.environ.get("BIND_HOST", "127.0.0.1")
+    server = make_server(host, port, app, handler_class=_QuietHandler)
     threading.Thread(target=server.serve_forever, name="health", daemon=True).start()
     return server
 

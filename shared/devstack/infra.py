@@ -95,7 +95,11 @@ def prepare(settings: Settings, services: tuple[str, ...] = SERVICES) -> None:
         url = settings.database_url_for(service)
         ensure_database(settings.admin_database_url(), url)
         migrate(url, service_migrations(service))
-    ensure_topics(settings.kafka_bootstrap_servers, all_topics())
+    ensure_topics(
+        settings.kafka_bootstrap_servers,
+        all_topics(),
+        replication_factor=settings.topic_replication_factor,
+    )
 
 
 def wait_until(check: object, timeout: float, what: str) -> None:
