@@ -44,16 +44,22 @@ def main() -> int:
     parser.add_argument("--raw", type=int, default=50_000)
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--consumers", type=int, default=2, help="invoicing consumer replicas (k8s runs 2)"
+    )
     args = parser.parse_args()
     with _infrastructure() as settings:
         raw_rate = bench_raw(settings.kafka_bootstrap_servers, args.raw)
         _print_raw(raw_rate, args.raw)
-        with _platform(settings) as platform:
+        with _platform(settings, args.consumers) as platform:
             throughput = bench_throughput(settings, platform, args.jobs)
             p50, p99, p50_pub, p99_pub, n = bench_latency(
                 settings, platform.urls, args.rate, args.seconds
             )
     print("\n=== FieldPay bench (one run, same machine, same broker, same client) ===")
+    print(
+        f"pipeline: jobs relay → {args.consumers} invoicing consumer replica(s) → invoicing relay"
+    )
     print(f"raw kafka-python produce→consume : {raw_rate:10.0f} msg/s  ({args.raw} messages)")
     print(f"closed→drafted throughput        : {throughput:10.0f} jobs/s ({args.jobs} jobs)")
     print(f"ratio pipeline / raw             : {throughput / raw_rate:10.3f}")
@@ -279,13 +285,19 @@ def _env(settings: Settings) -> dict[str, str]:
 class _platform:  # noqa: N801
     urls: dict[str, str]
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, consumers: int) -> None:
         self.settings = settings
+        self.consumers = consumers
         self.popen: dict[str, subprocess.Popen[bytes]] = {}
 
     def __enter__(self) -> _platform:
         procs = [web("jobs", infra.free_port())]
         procs += [worker(n, m, infra.free_port()) for n, (m, _p) in WORKERS.items()]
+        module = WORKERS["invoicing-consumer"][0]
+        procs += [
+            worker(f"invoicing-consumer-{n}", module, infra.free_port())
+            for n in range(2, self.consumers + 1)
+        ]
         self.env = {**os.environ, **_env(self.settings)}
         self.log = (VAR / "bench-processes.log").open("ab")
         self.procs = {p.name: p for p in procs}

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +23,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
+from shared import eventstore
 from shared.contracts import Event
 from shared.envelope import Envelope, MalformedEvent, decode
 from shared.faults import crash_point
@@ -71,13 +72,17 @@ class Consumer:
         *,
         max_attempts: int = 5,
         poison: tuple[type[BaseException], ...] = (),
+        streams_for: Callable[[Envelope], Iterable[str]] | None = None,
     ) -> None:
+        """``streams_for`` names the event streams a handler will load for an envelope, so the
+        fast path can read them all in one query (see eventstore.preload)."""
         self.name = name
         self.db_url = db_url
         self.kafka = kafka
         self.producer = producer
         self.handlers = {cls.__name__: handler for cls, handler in handlers.items()}
         self.max_attempts = max_attempts
+        self.streams_for = streams_for
         self.poison: tuple[type[BaseException], ...] = (MalformedEvent, PoisonEvent, *poison)
         self.attempts: dict[tuple[str, int, int], tuple[int, Exception]] = {}
         """Failed tries per record (and the last error), until its batch commits."""
@@ -144,10 +149,14 @@ class Consumer:
             raise _NeedsCare("a record of this batch failed before")
         envelopes = [decode(record.headers, record.value) for record in records]
         outcomes: list[str] = []
-        with conn.transaction(), conn.pipeline():
-            done = self._already_handled(conn, [env.id for env in envelopes])
-            for record, envelope in zip(records, envelopes, strict=True):
-                outcomes.append(self._handle_fast(conn, record, envelope, done))
+        try:
+            with conn.transaction(), conn.pipeline():
+                done = self._already_handled(conn, [env.id for env in envelopes])
+                self._preload(conn, envelopes, done)
+                for record, envelope in zip(records, envelopes, strict=True):
+                    outcomes.append(self._handle_fast(conn, record, envelope, done))
+        finally:
+            eventstore.forget_preloaded(conn)
         for record, outcome in zip(records, outcomes, strict=True):
             EVENTS_CONSUMED.labels(self.name, record.topic, outcome).inc()
 
@@ -206,6 +215,11 @@ class Consumer:
         log.warning("handler failed", extra={"error": repr(exc), "attempt": tries})
         if tries < self.max_attempts:
             raise _RetryBatch from exc
+
+    def _preload(self, conn: psycopg.Connection, envelopes: list[Envelope], done: set[str]) -> None:
+        if self.streams_for is not None:
+            wanted = [env for env in envelopes if env.id not in done]
+            eventstore.preload(conn, (s for env in wanted for s in self.streams_for(env)))
 
     def _already_handled(self, conn: psycopg.Connection, event_ids: list[str]) -> set[str]:
         rows = conn.execute(

@@ -6,7 +6,8 @@ race for the same key, one commits, the other gets ConcurrencyConflict and must 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import weakref
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,6 +18,7 @@ from shared.contracts import EVENTS_BY_TYPE, Event
 from shared.envelope import Envelope
 
 OUTBOX_CHANNEL = "outbox"
+"""Notified by a trigger on events (shared/sql/0002_outbox_notify.sql) when rows are inserted."""
 
 
 class ConcurrencyConflict(Exception):
@@ -66,13 +68,38 @@ def append(
         if exc.diag.constraint_name == "events_pkey":
             raise ConcurrencyConflict(aggregate_id, expected_version) from exc
         raise
-    if publish and rows:
-        conn.execute("SELECT pg_notify(%s, '')", (OUTBOX_CHANNEL,))
     return expected_version + len(rows)
+
+
+_preloaded: weakref.WeakKeyDictionary[psycopg.Connection, dict[str, list[StoredEvent]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def preload(conn: psycopg.Connection, aggregate_ids: Iterable[str]) -> None:
+    """Read many streams in one query, for the next ``load`` of each on this connection (in the
+    same transaction). A consumer batch uses it to save a round trip per event."""
+    ids = list(dict.fromkeys(aggregate_ids))
+    streams: dict[str, list[StoredEvent]] = {aggregate_id: [] for aggregate_id in ids}
+    rows = conn.execute(
+        "SELECT aggregate_id, version, event_type, value, headers FROM events"
+        " WHERE aggregate_id = ANY(%s) ORDER BY aggregate_id, version",
+        (ids,),
+    ).fetchall()
+    for r in rows:
+        streams[r[0]].append(StoredEvent(r[0], r[1], _envelope(r[2], r[3], r[4])))
+    _preloaded[conn] = streams
+
+
+def forget_preloaded(conn: psycopg.Connection) -> None:
+    _preloaded.pop(conn, None)
 
 
 def load(conn: psycopg.Connection, aggregate_id: str) -> list[StoredEvent]:
     """The aggregate's history in version order."""
+    cached = _preloaded.get(conn)
+    if cached is not None and aggregate_id in cached:
+        return cached.pop(aggregate_id)
     rows = conn.execute(
         "SELECT aggregate_id, version, event_type, value, headers FROM events"
         " WHERE aggregate_id = %s ORDER BY version",

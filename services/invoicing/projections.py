@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from shared.contracts import Event, InvoiceDrafted
 
 UPSERT_DRAFT = """
 INSERT INTO invoices (invoice_id, shop_id, status, source, job_id, customer_id, customer_name,
                       currency, total_cents, drafted_at, document, version)
-VALUES (%s, %s, 'draft', %s, %s, %s, %s, %s, %s, %s, %s, %s)
+VALUES (%s, %s, 'draft', %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s)
 ON CONFLICT (invoice_id) DO UPDATE SET
     status = EXCLUDED.status, total_cents = EXCLUDED.total_cents,
     document = EXCLUDED.document, version = EXCLUDED.version
@@ -36,7 +35,7 @@ def _project_drafted(conn: psycopg.Connection, event: InvoiceDrafted, version: i
             event.currency,
             event.totals.total_cents,
             event.drafted_at,
-            Jsonb(event.model_dump(mode="json")),
+            event.model_dump_json(),
             version,
         ),
     )

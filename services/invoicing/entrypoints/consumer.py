@@ -8,7 +8,11 @@ import psycopg
 
 from services.invoicing import bootstrap
 from services.invoicing.adapters.postgres import PostgresUnitOfWork
-from services.invoicing.domain.model import InvoiceAlreadyExists, TenantMismatch
+from services.invoicing.domain.model import (
+    InvoiceAlreadyExists,
+    TenantMismatch,
+    invoice_id_for_job,
+)
 from services.invoicing.service_layer import handlers
 from shared.consumer import Consumer
 from shared.contracts import JobClosed
@@ -22,6 +26,14 @@ GROUP = "invoicing"
 
 def on_job_closed(conn: psycopg.Connection, envelope: Envelope) -> None:
     handlers.when_job_is_closed_draft_invoice(envelope, PostgresUnitOfWork(conn), bootstrap.utc_now)
+
+
+def invoice_streams(envelope: Envelope) -> list[str]:
+    """The invoice stream a JobClosed will load, so a batch reads them all at once."""
+    event = envelope.event
+    if isinstance(event, JobClosed):
+        return [invoice_id_for_job(event.shop_id, event.job_id)]
+    return []
 
 
 def build_consumer() -> Consumer:
@@ -43,6 +55,7 @@ def build_consumer() -> Consumer:
         {JobClosed: on_job_closed},
         max_attempts=settings.consumer_max_attempts,
         poison=(TenantMismatch, InvoiceAlreadyExists),
+        streams_for=invoice_streams,
     )
 
 
