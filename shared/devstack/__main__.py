@@ -15,6 +15,8 @@ from shared.devstack.processes import WEB_PORTS, platform
 from shared.settings import load_settings
 
 VAR = infra.ROOT / "var"
+STOPPED_BY_SIGNAL = (130, 143)
+"""honcho's return codes after Ctrl-C (SIGINT) or SIGTERM: a clean stop."""
 
 
 def run() -> int:
@@ -34,7 +36,8 @@ def run() -> int:
         target=_announce_when_ready, args=(procs, settings.internal_api_token), daemon=True
     ).start()
     manager.loop()
-    return int(manager.returncode or 0)
+    code = int(manager.returncode or 0)
+    return 0 if code in STOPPED_BY_SIGNAL else code
 
 
 def _infrastructure_env() -> dict[str, str]:

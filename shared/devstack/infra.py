@@ -3,7 +3,10 @@ broker; create databases and topics."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
+import signal
 import shutil
 import socket
 import stat
@@ -16,6 +19,7 @@ from shared.db import ensure_database, migrate
 from shared.kafka import all_topics, ensure_topics, wait_for_broker
 from shared.settings import SERVICES, Settings
 
+PR_SET_PDEATHSIG = 1
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -74,9 +78,17 @@ def start_broker(port: int, log: IO[bytes] | None = None) -> subprocess.Popen[by
         stdout=log or subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=_die_with_parent,
     )
     wait_for_broker(f"127.0.0.1:{port}", timeout=30)
     return proc
+
+
+def _die_with_parent() -> None:
+    """Linux: the broker gets SIGTERM when the process that started it dies, even by kill -9."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def stop(proc: subprocess.Popen[bytes], timeout: float = 10) -> None:
