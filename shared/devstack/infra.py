@@ -6,8 +6,8 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import signal
 import shutil
+import signal
 import socket
 import stat
 import subprocess
