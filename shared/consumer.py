@@ -20,12 +20,13 @@ from typing import Any
 
 import psycopg
 from kafka import KafkaConsumer, KafkaProducer
-from kafka.errors import CommitFailedError, KafkaError
+from kafka.errors import CommitFailedError, KafkaError, MessageSizeTooLargeError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from shared import eventstore
 from shared.contracts import Event
 from shared.envelope import Envelope, MalformedEvent, decode
+from shared.eventstore import ConcurrencyConflict
 from shared.faults import crash_point
 from shared.logs import correlation_id
 from shared.metrics import (
@@ -41,8 +42,15 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[psycopg.Connection, Envelope], None]
 TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError, KafkaError)
-"""Failures of the infrastructure, not of the event: retried forever, never dead-lettered."""
+"""Failures of the infrastructure, not of the event: retried forever, never dead-lettered —
+except the DETERMINISTIC ones among them, which the same event would hit every time."""
+DETERMINISTIC = (psycopg.errors.ProgramLimitExceeded, psycopg.DataError, MessageSizeTooLargeError)
 
+CLAIM_INBOX = (
+    "INSERT INTO inbox (consumer, event_id, topic, kafka_partition, kafka_offset, outcome) VALUES "
+)
+CLAIM_ROW = "(%s, %s, %s, %s, %s, 'handled')"
+CLAIM_RETURNING = " ON CONFLICT DO NOTHING RETURNING event_id"
 INSERT_INBOX = (
     "INSERT INTO inbox (consumer, event_id, topic, kafka_partition, kafka_offset, outcome, error)"
     " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
@@ -83,7 +91,12 @@ class Consumer:
         self.handlers = {cls.__name__: handler for cls, handler in handlers.items()}
         self.max_attempts = max_attempts
         self.streams_for = streams_for
-        self.poison: tuple[type[BaseException], ...] = (MalformedEvent, PoisonEvent, *poison)
+        self.poison: tuple[type[BaseException], ...] = (
+            MalformedEvent,
+            PoisonEvent,
+            *DETERMINISTIC,
+            *poison,
+        )
         self.attempts: dict[tuple[str, int, int], tuple[int, Exception]] = {}
         """Failed tries per record (and the last error), until its batch commits."""
         self.last_beat = 0.0
@@ -131,6 +144,9 @@ class Consumer:
         started = time.perf_counter()
         try:
             self._process_fast(conn, records)
+        except DETERMINISTIC as exc:
+            log.info("batch needs the careful path", extra={"reason": repr(exc)[:300]})
+            self._process_careful(conn, records)
         except TRANSIENT:
             raise
         except _HandlerFailed as failed:
@@ -148,34 +164,33 @@ class Consumer:
         if any(key[:2] == (r.topic, r.partition) for r in records for key in self.attempts):
             raise _NeedsCare("a record of this batch failed before")
         envelopes = [decode(record.headers, record.value) for record in records]
+        if any(env.type not in self.handlers for env in envelopes):
+            raise _NeedsCare("an event this consumer has no handler for")
         outcomes: list[str] = []
         try:
             with conn.transaction(), conn.pipeline():
-                done = self._already_handled(conn, [env.id for env in envelopes])
-                self._preload(conn, envelopes, done)
+                fresh = self._claim(conn, records, envelopes)
+                self._preload(conn, [env for env in envelopes if env.id in fresh])
                 for record, envelope in zip(records, envelopes, strict=True):
-                    outcomes.append(self._handle_fast(conn, record, envelope, done))
+                    outcomes.append(self._handle_fast(conn, record, envelope, fresh))
         finally:
             eventstore.forget_preloaded(conn)
         for record, outcome in zip(records, outcomes, strict=True):
             EVENTS_CONSUMED.labels(self.name, record.topic, outcome).inc()
 
     def _handle_fast(
-        self, conn: psycopg.Connection, record: Any, envelope: Envelope, done: set[str]
+        self, conn: psycopg.Connection, record: Any, envelope: Envelope, fresh: set[str]
     ) -> str:
-        if envelope.id in done:
+        if envelope.id not in fresh:
             return "duplicate"
-        done.add(envelope.id)
-        handler = self.handlers.get(envelope.type)
-        if handler is None:
-            raise _NeedsCare(f"no handler for {envelope.type}")
+        fresh.discard(envelope.id)  # a second copy in the same batch is a duplicate
+        handler = self.handlers[envelope.type]
         started = time.perf_counter()
         token = correlation_id.set(envelope.correlation_id)
         try:
-            self._record_inbox(conn, record, envelope.id, "handled", None)
             handler(conn, envelope)
-        except (psycopg.Error, KafkaError):
-            raise
+        except (psycopg.Error, KafkaError, ConcurrencyConflict):
+            raise  # in pipeline mode a database error may belong to an earlier record
         except Exception as exc:
             raise _HandlerFailed(record, exc) from exc
         finally:
@@ -216,15 +231,22 @@ class Consumer:
         if tries < self.max_attempts:
             raise _RetryBatch from exc
 
-    def _preload(self, conn: psycopg.Connection, envelopes: list[Envelope], done: set[str]) -> None:
+    def _preload(self, conn: psycopg.Connection, envelopes: list[Envelope]) -> None:
         if self.streams_for is not None:
-            wanted = [env for env in envelopes if env.id not in done]
-            eventstore.preload(conn, (s for env in wanted for s in self.streams_for(env)))
+            eventstore.preload(conn, (s for env in envelopes for s in self.streams_for(env)))
 
-    def _already_handled(self, conn: psycopg.Connection, event_ids: list[str]) -> set[str]:
+    def _claim(
+        self, conn: psycopg.Connection, records: list[Any], envelopes: list[Envelope]
+    ) -> set[str]:
+        """Insert the batch's inbox rows in one statement; returns the ids that were new (the
+        primary key decides, so two consumers racing for one event cannot both handle it)."""
+        values = [
+            v
+            for record, env in zip(records, envelopes, strict=True)
+            for v in (self.name, env.id, record.topic, record.partition, record.offset)
+        ]
         rows = conn.execute(
-            "SELECT event_id FROM inbox WHERE consumer = %s AND event_id = ANY(%s)",
-            (self.name, event_ids),
+            CLAIM_INBOX + ", ".join([CLAIM_ROW] * len(records)) + CLAIM_RETURNING, values
         ).fetchall()
         return {row[0] for row in rows}
 
@@ -240,7 +262,7 @@ class Consumer:
         try:
             envelope = decode(record.headers, record.value)
         except MalformedEvent as exc:
-            self._dead_letter(conn, record, batch, exc, _fallback_id(record))
+            self._dead_letter(conn, record, batch, exc, _position_id(record))
             return
         exhausted = self.attempts.get((record.topic, record.partition, record.offset))
         if exhausted and exhausted[0] >= self.max_attempts:
@@ -295,7 +317,9 @@ class Consumer:
         exc: BaseException,
         event_id: str,
     ) -> None:
-        self._record_inbox(conn, record, event_id, "dead_lettered", str(exc)[:2000])
+        self._record_inbox(
+            conn, record, _printable(event_id, 500), "dead_lettered", _printable(str(exc), 2000)
+        )
         batch.dead_letters.append((record, exc))
         log.error("dead-lettered", extra={"topic": record.topic, "error": str(exc)[:500]})
 
@@ -377,11 +401,14 @@ class _RetryBatch(Exception):
     """Roll the batch back and process it again after a backoff."""
 
 
-def _fallback_id(record: Any) -> str:
-    for name, raw in record.headers or []:
-        if name == "ce_id" and raw:
-            return str(raw.decode("utf-8", errors="replace"))
+def _position_id(record: Any) -> str:
+    """The inbox id of a record whose own ce_id cannot be trusted (it could not be decoded)."""
     return f"{record.topic}/{record.partition}/{record.offset}"
+
+
+def _printable(text: str, limit: int) -> str:
+    """PostgreSQL text cannot hold NUL; errors quote whatever a bad message carried."""
+    return text.replace("\x00", "\\x00")[:limit]
 
 
 def _dlq_headers(record: Any, exc: BaseException, consumer: str) -> list[tuple[str, bytes]]:

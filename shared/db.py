@@ -67,6 +67,7 @@ def _migration_files(service_migrations: Path) -> list[Path]:
 def make_pool(url: str, *, min_size: int = 1, max_size: int = 10, name: str = "") -> ConnectionPool:
     pool = ConnectionPool(
         url,
+        check=ConnectionPool.check_connection,
         min_size=min_size,
         max_size=max_size,
         name=name or None,

@@ -5,6 +5,7 @@ extensions ce_tenant, ce_correlationid and ce_causationid. The value is the cont
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,6 +17,8 @@ from shared.contracts import EVENTS_BY_TYPE, Event
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
 Headers = list[tuple[str, bytes]]
+EVENT_ID = re.compile(r"[!-~]{1,200}")
+TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 class MalformedEvent(Exception):
@@ -90,6 +93,10 @@ def decode(headers: Headers | None, value: bytes | None) -> Envelope:
     missing = [h for h in ("ce_id", "ce_type", "ce_source", "ce_tenant") if not meta.get(h)]
     if missing:
         raise MalformedEvent(f"missing headers: {', '.join(missing)}")
+    if not EVENT_ID.fullmatch(meta["ce_id"]):
+        raise MalformedEvent("ce_id must be 1-200 printable ASCII characters")
+    if not TENANT.fullmatch(meta["ce_tenant"]):
+        raise MalformedEvent("ce_tenant must be a shop id (letters, digits, . _ -; at most 64)")
     if meta.get("ce_specversion") != SPEC_VERSION:
         raise MalformedEvent(f"unsupported ce_specversion {meta.get('ce_specversion')!r}")
     event_cls = EVENTS_BY_TYPE.get(meta["ce_type"])

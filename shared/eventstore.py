@@ -21,6 +21,14 @@ OUTBOX_CHANNEL = "outbox"
 """Notified by a trigger on events (shared/sql/0002_outbox_notify.sql) when rows are inserted."""
 
 
+MAX_EVENT_BYTES = 900_000
+"""Below Kafka's default 1 MB message limit, with room for headers and the dead-letter copy."""
+
+
+class EventTooLarge(ValueError):
+    """An event whose JSON would not fit in one Kafka message: refused before it is accepted."""
+
+
 class ConcurrencyConflict(Exception):
     """Someone else appended to this aggregate first. Reload and retry, or answer 409."""
 
@@ -109,6 +117,11 @@ def load(conn: psycopg.Connection, aggregate_id: str) -> list[StoredEvent]:
 
 
 def _row(aggregate_id: str, version: int, env: Envelope, publish: bool) -> tuple[object, ...]:
+    value = env.value()
+    if len(value) > MAX_EVENT_BYTES:
+        raise EventTooLarge(
+            f"{env.type} would be {len(value):,} bytes; the limit is {MAX_EVENT_BYTES:,}"
+        )
     headers = {name: raw.decode() for name, raw in env.headers()}
     return (
         aggregate_id,
@@ -118,7 +131,7 @@ def _row(aggregate_id: str, version: int, env: Envelope, publish: bool) -> tuple
         env.type,
         env.topic if publish else None,
         env.subject,
-        env.value().decode(),
+        value.decode(),
         Jsonb(headers),
     )
 

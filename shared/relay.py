@@ -10,6 +10,7 @@ from typing import Any
 
 import psycopg
 from kafka import KafkaProducer
+from kafka.errors import KafkaError
 
 from shared.eventstore import OUTBOX_CHANNEL
 from shared.faults import crash_point
@@ -17,6 +18,14 @@ from shared.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, 
 
 log = logging.getLogger(__name__)
 LEADER_LOCK = 7_734_002
+KEEPALIVE: dict[str, Any] = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,
+}
+"""A dead network path ends the session (and its leader lock) in seconds, not hours."""
 
 SELECT_BATCH = (
     "SELECT position, topic, key, value, headers FROM events"
@@ -43,9 +52,22 @@ class Relay:
         self.is_leader = False
 
     def run(self, stop: threading.Event) -> None:
+        """Relay until stopped. A database or broker failure is logged, backed off and retried on
+        fresh connections (leadership is taken again: the old session's lock died with it)."""
+        failures = 0
+        while not stop.is_set():
+            try:
+                self._relay_until_failure(stop)
+            except (psycopg.Error, KafkaError) as exc:
+                failures += 1
+                log.warning("relay failed; retrying", extra={"error": repr(exc)[:500]})
+                self.is_leader = False
+                stop.wait(min(0.1 * 2**failures, 10.0))
+
+    def _relay_until_failure(self, stop: threading.Event) -> None:
         with (
-            psycopg.connect(self.db_url, autocommit=True) as listener,
-            psycopg.connect(self.db_url) as conn,
+            psycopg.connect(self.db_url, autocommit=True, **KEEPALIVE) as listener,
+            psycopg.connect(self.db_url, **KEEPALIVE) as conn,
         ):
             listener.execute(f"LISTEN {OUTBOX_CHANNEL}")
             self._become_leader(conn, stop)

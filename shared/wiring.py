@@ -4,6 +4,7 @@ relay process. A service's bootstrap.py is one ``ServiceWiring`` plus what is it
 from __future__ import annotations
 
 import os
+import sys
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -50,5 +51,6 @@ class ServiceWiring:
         configure_logging(name, self.settings.log_level)
         producer = make_producer(self.settings.kafka_bootstrap_servers, client_id=name)
         relay = Relay(self.service, self.database_url, producer, self.settings.relay_batch_size)
-        run_worker(name, [relay], int(os.environ.get("PORT", default_port)))
+        code = run_worker(name, [relay], int(os.environ.get("PORT", default_port)))
         producer.close()
+        sys.exit(code)

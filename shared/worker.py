@@ -16,6 +16,7 @@ from prometheus_client import make_wsgi_app
 
 log = logging.getLogger(__name__)
 STALE_AFTER_SECONDS = 30.0
+"""/readyz fails when a loop has not come round for this long; /healthz (liveness) at 4x."""
 
 
 class Loop(Protocol):
@@ -29,8 +30,8 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
-def run_worker(name: str, loops: Iterable[Loop], port: int) -> None:
-    """Run until a signal arrives or a loop dies (the supervisor restarts the process)."""
+def run_worker(name: str, loops: Iterable[Loop], port: int) -> int:
+    """Run until a signal arrives (exit code 0) or a loop dies (1: the supervisor restarts it)."""
     stop = threading.Event()
     loops = list(loops)
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -45,11 +46,13 @@ def run_worker(name: str, loops: Iterable[Loop], port: int) -> None:
     log.info("worker started", extra={"worker": name, "port": port})
     while not stop.is_set() and all(t.is_alive() for t in threads):
         stop.wait(0.5)
+    crashed = not all(t.is_alive() for t in threads)
     stop.set()
     for thread in threads:
         thread.join(timeout=10)
     server.shutdown()
-    log.info("worker stopped", extra={"worker": name})
+    log.info("worker stopped", extra={"worker": name, "crashed": crashed})
+    return 1 if crashed else 0
 
 
 def _guard(loop: Loop, stop: threading.Event) -> Callable[[], None]:
@@ -70,13 +73,11 @@ def _serve_health(loops: list[Loop], port: int) -> WSGIServer:
         path = environ.get("PATH_INFO", "")
         if path == "/metrics":
             return metrics(environ, start_response)
-        if path == "/healthz":
-            return _text(start_response, "200 OK", "ok")
-        if path == "/readyz":
-            fresh = all(time.monotonic() - loop.last_beat < STALE_AFTER_SECONDS for loop in loops)
-            if fresh:
-                return _text(start_response, "200 OK", "ready")
-            return _text(start_response, "503 Service Unavailable", "not ready")
+        if path in ("/healthz", "/readyz"):
+            limit = STALE_AFTER_SECONDS * (4 if path == "/healthz" else 1)
+            if all(time.monotonic() - loop.last_beat < limit for loop in loops):
+                return _text(start_response, "200 OK", "ok")
+            return _text(start_response, "503 Service Unavailable", "a loop is stuck")
         return _text(start_response, "404 Not Found", "not found")
 
     host = os.environ.get("BIND_HOST", "127.0.0.1")

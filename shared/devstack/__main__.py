@@ -27,6 +27,9 @@ def run() -> int:
     os.environ.update(env)
     settings = load_settings()
     infra.prepare(settings)
+    if "KAFKA_BOOTSTRAP_SERVERS" in env:  # our own, empty, in-memory broker
+        replayed = infra.replay_outboxes(settings)
+        print(f"fresh broker: {replayed} earlier events will be published again", flush=True)
     manager = Manager()
     procs = platform()
     for proc in procs:

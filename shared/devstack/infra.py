@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import IO
 
+import psycopg
+
 from shared.db import ensure_database, migrate
 from shared.kafka import all_topics, ensure_topics, wait_for_broker
 from shared.settings import SERVICES, Settings
@@ -112,6 +114,20 @@ def prepare(settings: Settings, services: tuple[str, ...] = SERVICES) -> None:
         all_topics(),
         replication_factor=settings.topic_replication_factor,
     )
+
+
+def replay_outboxes(settings: Settings, services: tuple[str, ...] = SERVICES) -> int:
+    """Mark every published event unpublished again, for a broker that starts empty (the dev
+    broker keeps topics in memory): the relays re-send the full history, consumers dedupe it."""
+    replayed = 0
+    for service in services:
+        with psycopg.connect(settings.database_url_for(service)) as conn:
+            cur = conn.execute(
+                "UPDATE events SET published_at = NULL"
+                " WHERE topic IS NOT NULL AND published_at IS NOT NULL"
+            )
+            replayed += cur.rowcount
+    return replayed
 
 
 def wait_until(check: object, timeout: float, what: str) -> None:

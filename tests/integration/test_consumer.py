@@ -170,10 +170,13 @@ def test_malformed_records_go_to_the_dlq_and_the_next_valid_one_is_handled(
     assert handler.calls == ["job-good"]
     assert drafted_jobs(db) == ["job-good"]
     rows = inbox(db)
+    # A record that cannot be decoded is recorded by its position, never by the ce_id it claims
+    # (a bad copy must not make the genuine event look like a duplicate later).
+    bad_json_id = f"{TOPIC}/{bad_json.partition}/{bad_json.offset}"
     fallback_id = f"{TOPIC}/{no_headers.partition}/{no_headers.offset}"
-    assert set(rows) == {"bad-json-1", fallback_id, good.id}
+    assert set(rows) == {bad_json_id, fallback_id, good.id}
     assert rows[good.id] == ("handled", None, valid.offset)
-    assert rows["bad-json-1"][0] == "dead_lettered" and rows["bad-json-1"][1]
+    assert rows[bad_json_id][0] == "dead_lettered" and rows[bad_json_id][1]
     assert rows[fallback_id][0] == "dead_lettered"
     assert "missing headers" in (rows[fallback_id][1] or "")
 
@@ -186,7 +189,7 @@ def test_malformed_records_go_to_the_dlq_and_the_next_valid_one_is_handled(
         meta = headers_of(letter)
         assert letter.key == key and letter.value == original.value
         assert meta["dlq_error_type"] == "MalformedEvent"
-        assert meta["dlq_error"] == rows["bad-json-1" if original is bad_json else fallback_id][1]
+        assert meta["dlq_error"] == rows[bad_json_id if original is bad_json else fallback_id][1]
         assert meta["dlq_consumer"] == NAME
         assert meta["dlq_original_topic"] == TOPIC
         assert meta["dlq_original_partition"] == str(original.partition)
@@ -371,3 +374,33 @@ def test_the_running_loop_rewinds_and_retries_a_batch_until_the_handler_recovers
     (record,) = read_topic(settings.kafka_bootstrap_servers, TOPIC, expect=1)
     committed = committed_offsets(settings.kafka_bootstrap_servers, NAME, TOPIC)
     assert committed == {record.partition: record.offset + 1}
+
+
+def test_nul_bytes_in_an_id_or_a_field_are_dead_lettered_once_not_a_crash_loop(
+    settings: Settings,
+    db: str,
+    kafka: KafkaConsumer,
+    producer: KafkaProducer,
+    conn: psycopg.Connection,
+) -> None:
+    key = b"one-partition"
+    nul_id = [(n, b"id\x00x" if n == "ce_id" else v) for n, v in envelope("job-a").headers()]
+    send(producer, TOPIC, key=key, value=envelope("job-a").value(), headers=nul_id)
+    nul_field = builders.job_closed_envelope(
+        builders.job_closed(job_id="job-b", customer=builders.customer_snapshot(name="Ann\x00Lee"))
+    )
+    send(producer, TOPIC, nul_field, key=key)
+    send(producer, TOPIC, envelope("job-c"), key=key)
+    records = poll_records(kafka, 3)
+    handler = DraftInvoice()
+
+    consumer_for(db, kafka, producer, handler, max_attempts=5).process_batch(conn, records)
+
+    assert drafted_jobs(db) == ["job-c"]
+    assert handler.calls.count("job-b") <= 2  # fast path + careful path, never 5 retries
+    outcomes = {outcome for outcome, _error, _offset in inbox(db).values()}
+    assert outcomes == {"dead_lettered", "handled"}
+    dead = read_topic(settings.kafka_bootstrap_servers, DLQ, expect=2)
+    kinds = sorted(headers_of(r)["dlq_error_type"] for r in dead)
+    assert kinds == ["DataError", "MalformedEvent"]
+    assert kafka.committed(partition_of(records)) == max(r.offset for r in records) + 1

@@ -198,3 +198,17 @@ def test_published_events_go_to_the_outbox_private_ones_do_not(
         (AGG,),
     ).fetchall()
     assert rows == [(1, None, AGG, None), (2, "JobClosed", AGG, None)]
+
+
+def test_an_event_too_big_for_one_kafka_message_is_refused(jobs_db: str) -> None:
+    huge = builders.job_closed(
+        line_items=[
+            builders.line_item(description="\u2603" * 500, line_id=f"l{n}") for n in range(700)
+        ]
+    )
+    with psycopg.connect(jobs_db) as conn:
+        conn.execute("SELECT 1")
+        with pytest.raises(eventstore.EventTooLarge, match="limit is 900,000"):
+            eventstore.append(conn, AGG, 0, [builders.job_closed_envelope(huge)])
+        conn.rollback()
+        assert eventstore.load(conn, AGG) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import psycopg
 
@@ -61,7 +62,8 @@ def build_consumer() -> Consumer:
 
 def main() -> None:
     configure_logging("invoicing-consumer", bootstrap.wiring.settings.log_level)
-    run_worker("invoicing-consumer", [build_consumer()], int(os.environ.get("PORT", "9103")))
+    port = int(os.environ.get("PORT", "9103"))
+    sys.exit(run_worker("invoicing-consumer", [build_consumer()], port))
 
 
 if __name__ == "__main__":

@@ -177,8 +177,13 @@ class PostgresUnitOfWork(UnitOfWork):
 
     def __exit__(self, *exc: Any) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
+        if conn is None:
+            return
+        try:
             conn.rollback()
+        except psycopg.Error:
+            pass  # a broken connection: the pool discards it below
+        finally:
             self.pool.putconn(conn)
 
     def publish(self, aggregate_id: str, version: int, envelope: Envelope) -> None:
