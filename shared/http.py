@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from flask import Flask, Response, g, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ValidationError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from shared.logs import correlation_id
 from shared.metrics import HTTP_REQUESTS, HTTP_SECONDS
@@ -23,6 +24,16 @@ from shared.metrics import HTTP_REQUESTS, HTTP_SECONDS
 log = logging.getLogger(__name__)
 MIN_TOKEN_LENGTH = 8
 PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
+MAX_BODY_BYTES = 1024 * 1024
+MAX_BODY_DEPTH = 32
+SHOP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+SHOP_ID_RULE = "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+CORRELATION_ID = re.compile(r"[\x21-\x7e]{1,128}")
+# Free text may hold tab, newline and carriage return; no other C0 control (PostgreSQL rejects NUL
+# in text and jsonb) and no lone surrogate (not encodable as UTF-8).
+_BAD_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+# Identifiers in the path and query string hold no control characters at all.
+_BAD_URL_TEXT = re.compile(r"[\x00-\x1f\x7f]")
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -37,6 +48,16 @@ class FieldError(Exception):
         self.reason = reason
 
 
+class FieldErrors(Exception):
+    """Several fields wrong at once (e.g. forbidden characters in more than one string)."""
+
+    status = 422
+
+    def __init__(self, errors: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{field}: {reason}" for field, reason in errors))
+        self.errors = errors
+
+
 def create_app(
     service: str,
     api_token: str,
@@ -48,6 +69,7 @@ def create_app(
         raise ValueError(f"INTERNAL_API_TOKEN must be at least {MIN_TOKEN_LENGTH} characters")
     app = Flask(service)
     app.config["SERVICE"] = service
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     _install_auth(app, api_token)
     _install_errors(app, dict(errors or {}))
     _install_probes(app, ready_check)
@@ -60,18 +82,70 @@ def shop_id() -> str:
 
 
 def parse_body(model: type[M]) -> M:
-    """Validate the JSON body against ``model``; errors become a 422 listing fields and reasons."""
-    body = request.get_json(silent=True)
+    """Validate the JSON body against ``model``; errors become a 422 listing fields and reasons.
+
+    A body that is not a JSON object (or nests too deeply) is a 400 on ``body``; strings holding
+    NUL, other control characters but tab/newline/carriage return, or lone surrogates are a 422
+    naming each field (``billing_address.line1``). A body over ``MAX_BODY_BYTES`` is a 413."""
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError as exc:
+        raise FieldError("body", "JSON is nested too deeply") from exc
     if not isinstance(body, dict):
         raise FieldError("body", "must be a JSON object")
+    errors = list(_bad_strings(body))
+    if errors:
+        raise FieldErrors(errors)
     return model.model_validate(body)
+
+
+def _text_problem(text: str) -> str | None:
+    """Why ``text`` may not be stored as free text, or None if it may."""
+    bad = _BAD_TEXT.search(text)
+    if bad is None:
+        return None
+    char = bad.group()
+    if char == "\x00":
+        return "must not contain NUL characters"
+    if "\ud800" <= char <= "\udfff":
+        return "must not contain unpaired surrogates (invalid Unicode)"
+    return "must not contain control characters other than tab, newline and carriage return"
+
+
+def _bad_strings(body: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(field path, reason) for every string (or key) in ``body`` that cannot be stored.
+
+    Iterative, so no depth of nesting can overflow the stack; past ``MAX_BODY_DEPTH`` levels the
+    whole body is refused (no command nests anywhere near that deep)."""
+    stack: list[tuple[tuple[str, ...], Any]] = [((), body)]
+    while stack:
+        path, value = stack.pop()
+        if len(path) > MAX_BODY_DEPTH:
+            raise FieldError("body", f"JSON is nested more than {MAX_BODY_DEPTH} levels deep")
+        field = ".".join(path) or "body"
+        if isinstance(value, str):
+            reason = _text_problem(value)
+            if reason:
+                yield field, reason
+        elif isinstance(value, dict):
+            children = []
+            for key, child in value.items():
+                if _text_problem(key) or _BAD_URL_TEXT.search(key):
+                    yield field, "keys must not contain control characters or invalid Unicode"
+                    continue
+                children.append(((*path, key), child))
+            stack.extend(reversed(children))
+        elif isinstance(value, list):
+            stack.extend(reversed([((*path, str(i)), item) for i, item in enumerate(value)]))
 
 
 def _install_auth(app: Flask, api_token: str) -> None:
     @app.before_request
     def authenticate() -> Response | tuple[Response, int] | None:
         g.started = time.perf_counter()
-        corr = request.headers.get("X-Correlation-Id") or str(uuid.uuid4())
+        supplied_corr = request.headers.get("X-Correlation-Id", "")
+        corr_ok = CORRELATION_ID.fullmatch(supplied_corr) is not None
+        corr = supplied_corr if corr_ok else str(uuid.uuid4())
         g.correlation_id = corr
         correlation_id.set(corr)
         if request.path in PROBES:
@@ -91,8 +165,30 @@ def _install_auth(app: Flask, api_token: str) -> None:
             return _error(
                 400, "missing_shop", [{"field": "X-Shop-Id", "reason": "header is required"}]
             )
+        if SHOP_ID.fullmatch(shop) is None:
+            return _error(400, "invalid_shop", [{"field": "X-Shop-Id", "reason": SHOP_ID_RULE}])
         g.shop_id = shop
+        if supplied_corr and not corr_ok:
+            reason = "must be 1-128 printable ASCII characters without spaces"
+            return _error(400, "invalid_request", [{"field": "X-Correlation-Id", "reason": reason}])
+        bad_url = _bad_url_fields()
+        if bad_url:
+            return _error(400, "invalid_request", bad_url)
         return None
+
+
+def _bad_url_fields() -> list[dict[str, Any]]:
+    """Control characters (NUL above all: PostgreSQL rejects it) in the path or query string."""
+    reason = "must not contain NUL or other control characters"
+    fields: list[dict[str, Any]] = []
+    if _BAD_URL_TEXT.search(request.path):
+        fields.append({"field": "path", "reason": reason})
+    for name, values in request.args.lists():
+        if _BAD_URL_TEXT.search(name):
+            fields.append({"field": "query", "reason": "parameter names " + reason})
+        elif any(_BAD_URL_TEXT.search(value) for value in values):
+            fields.append({"field": name, "reason": reason})
+    return fields
 
 
 def _install_errors(app: Flask, errors: dict[type[Exception], int]) -> None:
@@ -109,11 +205,20 @@ def _install_errors(app: Flask, errors: dict[type[Exception], int]) -> None:
         code = 400 if exc.field == "body" else exc.status
         return _error(code, "invalid_request", [{"field": exc.field, "reason": exc.reason}])
 
+    @app.errorhandler(FieldErrors)
+    def field_errors(exc: FieldErrors) -> tuple[Response, int]:
+        fields = [{"field": field, "reason": reason} for field, reason in exc.errors]
+        return _error(exc.status, "invalid_request", fields)
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[Response, int]:
         code = exc.code or 500
         name = (exc.name or "error").lower().replace(" ", "_")
-        return _error(code, name, [], exc.description or "")
+        fields: list[dict[str, Any]] = []
+        if isinstance(exc, RequestEntityTooLarge):
+            limit = app.config["MAX_CONTENT_LENGTH"]
+            fields = [{"field": "body", "reason": f"must be at most {limit} bytes"}]
+        return _error(code, name, fields, exc.description or "")
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> tuple[Response, int]:

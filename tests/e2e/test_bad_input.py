@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import json
+from decimal import Decimal
+
 import pytest
 import requests
 
-from tests.support.api import Api, address, close_job, create_customer, create_job, job_body
+from tests.support.api import (
+    Api,
+    address,
+    close_job,
+    create_customer,
+    create_job,
+    customer_body,
+    job_body,
+)
 from tests.support.platform import RunningPlatform
 
 pytestmark = pytest.mark.e2e
@@ -95,3 +107,107 @@ def test_invoicing_query_parameters(module_platform: RunningPlatform) -> None:
     assert invoicing.get("/invoices", limit="0").status_code == 422
     assert invoicing.get("/invoices", limit="abc").status_code == 422
     assert invoicing.get("/invoices", after="!!!").status_code == 422
+
+
+# --- hostile input: 4xx naming the field, never a 500 --------------------------------------------
+
+
+def test_nul_and_control_characters_in_body_fields(jobs: Api) -> None:
+    response = jobs.post(
+        "/customers",
+        customer_body(name="Pat\x00Doe", billing_address={**address(), "line1": "1 Elm\x00St"}),
+    )
+    assert response.status_code == 422, response.text
+    assert set(fields(response)) == {"name", "billing_address.line1"}
+    assert "NUL" in fields(response)["name"]
+    customer = create_customer(jobs)
+    body = job_body(customer)
+    body["line_items"][1]["description"] = "bell\x07"
+    body["labor"][0]["technician"] = "\ud800"
+    response = jobs.post("/jobs", body)
+    assert response.status_code == 422, response.text
+    assert set(fields(response)) == {"line_items.1.description", "labor.0.technician"}
+    fine = create_customer(jobs, name="Tab\tand\nnewline\r\nare fine")
+    assert jobs.get(f"/customers/{fine}").json()["name"] == "Tab\tand\nnewline\r\nare fine"
+
+
+def test_nul_in_path_and_query(module_platform: RunningPlatform, jobs: Api) -> None:
+    invoicing = Api(module_platform.url("invoicing-web"), "shop-a")
+    for response in (
+        jobs.get("/jobs/a%00b"),
+        jobs.get("/customers/%00"),
+        jobs.post("/jobs/a%00b/close"),
+        invoicing.get("/invoices/%00"),
+    ):
+        assert response.status_code == 400, response.text
+        assert set(fields(response)) == {"path"}
+    response = invoicing.get("/invoices", job_id="a\x00b")
+    assert response.status_code == 400 and set(fields(response)) == {"job_id"}
+
+
+def test_deeply_nested_and_oversized_bodies(module_platform: RunningPlatform, jobs: Api) -> None:
+    url = module_platform.url("jobs-web")
+    json_header = {"Content-Type": "application/json"}
+    for raw in ("[" * 5000, '{"a":' * 5000, "[" * 100 + "]" * 100):
+        response = jobs.session.post(url + "/customers", data=raw, headers=json_header, timeout=15)
+        assert response.status_code == 400, response.text
+        assert set(fields(response)) == {"body"}
+    huge = customer_body(name="x" * (2 * 1024 * 1024))
+    response = jobs.post("/customers", huge)
+    assert response.status_code == 413, response.text
+    assert response.json()["error"] == "request_entity_too_large"
+
+
+@pytest.mark.parametrize("shop", ["s" * 3000, "shop a", "../etc", "shop\u00e9", "-shop", "a" * 65])
+def test_shop_ids_outside_the_allowed_shape(module_platform: RunningPlatform, shop: str) -> None:
+    api = Api(module_platform.url("jobs-web"), "shop-a")
+    api.session.headers["X-Shop-Id"] = shop.encode("utf-8").decode("latin-1")
+    response = api.post("/customers", customer_body())
+    assert response.status_code == 400, response.text
+    assert set(fields(response)) == {"X-Shop-Id"}
+
+
+def test_a_64_character_shop_id_works(module_platform: RunningPlatform) -> None:
+    api = Api(module_platform.url("jobs-web"), "S" + "a.b_c-9" * 9)
+    create_customer(api)
+
+
+def test_decimal_zero_with_a_huge_exponent_is_just_zero(jobs: Api) -> None:
+    body = job_body(create_customer(jobs))
+    body["line_items"][0]["tax_rate_percent"] = "0E-1000000"
+    body["line_items"][1]["tax_rate_percent"] = "0E+1000000"
+    body["labor"][0]["tax_rate_percent"] = "1.0000000000E+1"
+    response = jobs.post("/jobs", body)
+    assert response.status_code == 201, response.text
+    job = jobs.get(f"/jobs/{response.json()['job_id']}").json()
+    rates = [item["tax_rate_percent"] for item in job["line_items"]]
+    assert [Decimal(r) for r in rates] == [0, 0]
+    assert Decimal(job["labor"][0]["tax_rate_percent"]) == 10
+
+
+def _cursor(value: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode()
+
+
+def test_hostile_invoicing_limit_and_cursor(module_platform: RunningPlatform) -> None:
+    invoicing = Api(module_platform.url("invoicing-web"), "shop-a")
+    # gunicorn answers 414 for a request line over 4094 bytes, so 4000 digits is the most that
+    # reaches the app here (the 5000-digit case is a unit test of the parser)
+    for limit in ("\u00b2", "9" * 4000, "\u0661", " 5", "-1", "1e2"):
+        response = invoicing.get("/invoices", limit=limit)
+        assert response.status_code == 422, (limit, response.text)
+        assert set(fields(response)) == {"limit"}
+    for after in (
+        base64.urlsafe_b64encode(b"[" * 3000).decode(),
+        "A" * 600,
+        _cursor(["2024-01-01T00:00:00+00:00", "inv\x00"]),
+        _cursor(["2024-01-01T00:00:00", "inv-1"]),
+        _cursor({"a": 1, "b": 2}),
+        _cursor([1, 2]),
+    ):
+        response = invoicing.get("/invoices", after=after)
+        assert response.status_code == 422, (after[:40], response.text)
+        assert set(fields(response)) == {"after"}
+    for extreme in ("0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59.999999-23:59"):
+        response = invoicing.get("/invoices", after=_cursor([extreme, "inv-1"]))
+        assert response.status_code == 200, (extreme, response.text)

@@ -14,6 +14,9 @@ from shared.http import FieldError, create_app, shop_id
 
 STATUSES = frozenset({"draft"})
 MAX_PAGE = 200
+MAX_LIMIT_DIGITS = 4
+MAX_CURSOR_CHARS = 512
+MAX_ID_CHARS = 200
 
 
 def build_app() -> Flask:
@@ -52,7 +55,10 @@ def build_app() -> Flask:
 
 
 def _limit(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE:
+    # isdigit() alone admits "²" (which int() refuses) and any number of digits (int() refuses more
+    # than 4300): ASCII digits only, and few enough of them.
+    digits = text.isascii() and text.isdigit() and len(text) <= MAX_LIMIT_DIGITS
+    if not digits or not 1 <= int(text) <= MAX_PAGE:
         raise FieldError("limit", f"must be a whole number from 1 to {MAX_PAGE}")
     return int(text)
 
@@ -63,13 +69,33 @@ def _encode(item: dict[str, str]) -> str:
 
 
 def _cursor(text: str | None) -> tuple[datetime, str] | None:
+    """The (drafted_at, invoice_id) a cursor from ``_encode`` holds; anything else is a 422."""
     if not text:
         return None
+    problem = FieldError("after", "not a cursor this API returned")
+    if len(text) > MAX_CURSOR_CHARS:
+        raise problem
     try:
-        drafted_at, invoice_id = json.loads(base64.urlsafe_b64decode(text.encode()))
-        return datetime.fromisoformat(drafted_at), str(invoice_id)
-    except (ValueError, TypeError) as exc:
-        raise FieldError("after", "not a cursor this API returned") from exc
+        decoded = json.loads(base64.urlsafe_b64decode(text.encode("ascii")))
+    except (ValueError, RecursionError) as exc:  # binascii, Unicode and JSON errors are ValueErrors
+        raise problem from exc
+    if not (isinstance(decoded, list) and len(decoded) == 2):
+        raise problem
+    drafted_at, invoice_id = decoded
+    if not (isinstance(drafted_at, str) and isinstance(invoice_id, str)):
+        raise problem
+    # fromisoformat() lets a trailing NUL through; PostgreSQL would refuse one in the id
+    if not (drafted_at.isprintable() and invoice_id.isprintable()):
+        raise problem
+    if not 1 <= len(invoice_id) <= MAX_ID_CHARS:
+        raise problem
+    try:
+        when = datetime.fromisoformat(drafted_at)
+    except ValueError as exc:
+        raise problem from exc
+    if when.tzinfo is None:
+        raise problem
+    return when, invoice_id
 
 
 app = build_app()

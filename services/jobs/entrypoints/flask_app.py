@@ -9,7 +9,7 @@ from services.jobs import bootstrap, views
 from services.jobs.adapters.postgres import PostgresUnitOfWork
 from services.jobs.domain.model import JobAlreadyClosed, UnknownCustomer, UnknownJob
 from services.jobs.service_layer import commands, handlers
-from shared.eventstore import ConcurrencyConflict
+from shared.eventstore import ConcurrencyConflict, EventTooLarge
 from shared.http import FieldError, create_app, parse_body, shop_id
 
 
@@ -18,7 +18,12 @@ def build_app() -> Flask:
         bootstrap.SERVICE,
         bootstrap.wiring.settings.internal_api_token,
         bootstrap.wiring.ready,
-        errors={UnknownJob: 404, JobAlreadyClosed: 409, ConcurrencyConflict: 409},
+        errors={
+            UnknownJob: 404,
+            JobAlreadyClosed: 409,
+            ConcurrencyConflict: 409,
+            EventTooLarge: 413,
+        },
     )
 
     @app.post("/customers")

@@ -5,9 +5,30 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
 Text = Annotated[str, Field(min_length=1, max_length=500)]
+
+
+def _scale(places: int) -> AfterValidator:
+    """Bring a decimal to at most ``places`` decimal places and no positive exponent.
+
+    pydantic counts digits and places on the normalized value, so ``0E-1000000``, ``0E+1000000``
+    and ``1.000…0`` with thousands of zeros all pass, yet PostgreSQL refuses to store them (its
+    numeric exponent is bounded). Such values are quantized (exactly: the digits were checked); an
+    ordinary ``2.5`` is kept as written."""
+    step = Decimal(1).scaleb(-places)
+
+    def tidy(value: Decimal) -> Decimal:
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and -places <= exponent <= 0:
+            return value
+        return value.quantize(step)
+
+    return AfterValidator(tidy)
+
+
+TaxRate = Annotated[Decimal, Field(ge=0, le=100, decimal_places=4), _scale(4)]
 
 
 class Command(BaseModel):
@@ -34,18 +55,18 @@ class CreateCustomer(Command):
 
 class LineItemIn(Command):
     description: Text
-    quantity: Annotated[Decimal, Field(gt=0, le=100000, max_digits=12, decimal_places=3)]
+    quantity: Annotated[Decimal, Field(gt=0, le=100000, max_digits=12, decimal_places=3), _scale(3)]
     unit_price_cents: int = Field(ge=0, le=100_000_000)
     taxable: bool = True
-    tax_rate_percent: Annotated[Decimal, Field(ge=0, le=100, decimal_places=4)] = Decimal(0)
+    tax_rate_percent: TaxRate = Decimal(0)
 
 
 class LaborEntryIn(Command):
     technician: Text
-    hours: Annotated[Decimal, Field(gt=0, le=1000, max_digits=8, decimal_places=2)]
+    hours: Annotated[Decimal, Field(gt=0, le=1000, max_digits=8, decimal_places=2), _scale(2)]
     hourly_rate_cents: int = Field(ge=0, le=10_000_000)
     taxable: bool = False
-    tax_rate_percent: Annotated[Decimal, Field(ge=0, le=100, decimal_places=4)] = Decimal(0)
+    tax_rate_percent: TaxRate = Decimal(0)
 
 
 class CreateJob(Command):
