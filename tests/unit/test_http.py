@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from flask import Flask, Response, jsonify
@@ -11,6 +10,7 @@ from flask.testing import FlaskClient
 from pydantic import BaseModel, Field
 
 from shared.http import FieldError, create_app, parse_body, shop_id
+from tests.support.responses import body_of
 
 pytestmark = pytest.mark.unit
 
@@ -54,12 +54,6 @@ def build(ready: Callable[[], bool] = lambda: True) -> Flask:
 @pytest.fixture
 def client() -> FlaskClient:
     return build().test_client()
-
-
-def body_of(response: Any) -> dict[str, Any]:
-    assert response.is_json, response.data
-    data: dict[str, Any] = response.get_json()
-    return data
 
 
 def test_authorised_request_with_a_shop_reaches_the_route(client: FlaskClient) -> None:

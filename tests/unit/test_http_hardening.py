@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from services.invoicing.entrypoints import flask_app as invoicing_app
 from services.jobs.service_layer import commands
 from shared.http import MAX_BODY_BYTES, FieldError, create_app, parse_body, shop_id
+from tests.support.responses import body_of, fields
 
 pytestmark = pytest.mark.unit
 
@@ -59,16 +60,6 @@ def build() -> Flask:
 @pytest.fixture
 def client() -> FlaskClient:
     return build().test_client()
-
-
-def body_of(response: Any) -> dict[str, Any]:
-    assert response.is_json, response.data
-    data: dict[str, Any] = response.get_json()
-    return data
-
-
-def fields(response: Any) -> dict[str, str]:
-    return {f["field"]: f["reason"] for f in body_of(response)["fields"]}
 
 
 def customer(**overrides: Any) -> dict[str, Any]:
