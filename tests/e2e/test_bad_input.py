@@ -211,3 +211,21 @@ def test_hostile_invoicing_limit_and_cursor(module_platform: RunningPlatform) ->
     for extreme in ("0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59.999999-23:59"):
         response = invoicing.get("/invoices", after=_cursor([extreme, "inv-1"]))
         assert response.status_code == 200, (extreme, response.text)
+
+
+def test_a_job_too_big_to_invoice_is_refused_when_created(jobs: Api) -> None:
+    customer = create_customer(jobs)
+    body = job_body(customer)
+    body["line_items"] = [
+        {"description": "é" * 500, "quantity": "1", "unit_price_cents": 100} for _ in range(500)
+    ]
+    body["labor"] = [
+        {"technician": "é" * 500, "hours": "1", "hourly_rate_cents": 100} for _ in range(200)
+    ]
+    raw = json.dumps(body, ensure_ascii=False).encode()  # ~0.77 MB: under the 1 MiB body cap
+    response = jobs.session.post(
+        jobs.base + "/jobs", data=raw, headers={"Content-Type": "application/json"}, timeout=15
+    )
+    assert response.status_code == 413
+    assert response.json()["error"] == "job_too_large"
+    assert "split it into several jobs" in response.json()["message"]

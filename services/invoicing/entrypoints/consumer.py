@@ -18,6 +18,7 @@ from services.invoicing.service_layer import handlers
 from shared.consumer import Consumer
 from shared.contracts import JobClosed
 from shared.envelope import Envelope
+from shared.eventstore import EventTooLarge
 from shared.kafka import make_consumer, make_producer
 from shared.logs import configure_logging
 from shared.worker import run_worker
@@ -55,7 +56,7 @@ def build_consumer() -> Consumer:
         producer,
         {JobClosed: on_job_closed},
         max_attempts=settings.consumer_max_attempts,
-        poison=(TenantMismatch, InvoiceAlreadyExists),
+        poison=(TenantMismatch, InvoiceAlreadyExists, EventTooLarge),
         streams_for=invoice_streams,
     )
 

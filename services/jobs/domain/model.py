@@ -19,6 +19,10 @@ class JobAlreadyClosed(Exception):
     """A job closes once; closing it again would bill the customer twice."""
 
 
+class JobTooLarge(Exception):
+    """More lines than one invoice can carry."""
+
+
 class UnknownCustomer(Exception):
     pass
 

@@ -7,7 +7,12 @@ from werkzeug.exceptions import NotFound
 
 from services.jobs import bootstrap, views
 from services.jobs.adapters.postgres import PostgresUnitOfWork
-from services.jobs.domain.model import JobAlreadyClosed, UnknownCustomer, UnknownJob
+from services.jobs.domain.model import (
+    JobAlreadyClosed,
+    JobTooLarge,
+    UnknownCustomer,
+    UnknownJob,
+)
 from services.jobs.service_layer import commands, handlers
 from shared.eventstore import ConcurrencyConflict, EventTooLarge
 from shared.http import FieldError, create_app, parse_body, shop_id
@@ -23,6 +28,7 @@ def build_app() -> Flask:
             JobAlreadyClosed: 409,
             ConcurrencyConflict: 409,
             EventTooLarge: 413,
+            JobTooLarge: 413,
         },
     )
 

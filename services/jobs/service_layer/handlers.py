@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict
-from datetime import datetime
+from dataclasses import asdict, replace
+from datetime import UTC, datetime
 
 from services.jobs.domain.model import (
     Address,
     Customer,
     Job,
+    JobTooLarge,
     LaborEntry,
     LineItem,
     UnknownCustomer,
@@ -20,9 +21,11 @@ from services.jobs.service_layer import commands
 from services.jobs.service_layer.unit_of_work import UnitOfWork
 from shared import contracts
 from shared.envelope import Envelope
-from shared.eventstore import ConcurrencyConflict
+from shared.eventstore import MAX_EVENT_BYTES, ConcurrencyConflict
 
 SOURCE = "/services/jobs"
+MAX_JOB_CLOSED_BYTES = MAX_EVENT_BYTES * 2 // 3
+"""Leaves room for the InvoiceDrafted built from it (about 15 % bigger) under the event cap."""
 Clock = Callable[[], datetime]
 
 
@@ -45,7 +48,8 @@ def create_customer(shop_id: str, cmd: commands.CreateCustomer, uow: UnitOfWork)
 
 def create_job(shop_id: str, cmd: commands.CreateJob, uow: UnitOfWork) -> Job:
     with uow:
-        if uow.customers.get(shop_id, cmd.customer_id) is None:
+        customer = uow.customers.get(shop_id, cmd.customer_id)
+        if customer is None:
             raise UnknownCustomer(cmd.customer_id)
         job = Job(
             job_id=str(uuid.uuid4()),
@@ -55,6 +59,7 @@ def create_job(shop_id: str, cmd: commands.CreateJob, uow: UnitOfWork) -> Job:
             line_items=[_line_item(item) for item in cmd.line_items],
             labor=[_labor(entry) for entry in cmd.labor],
         )
+        _ensure_it_can_be_invoiced(job, customer)
         uow.jobs.add(job)
         uow.commit()
     return job
@@ -104,6 +109,18 @@ def _close_once(
         )
         uow.commit()
     return job
+
+
+def _ensure_it_can_be_invoiced(job: Job, customer: Customer) -> None:
+    """Refuse, at creation, a job whose JobClosed (and the invoice drafted from it, which is
+    bigger) could not travel as one Kafka message."""
+    provisional = replace(job, closed_at=datetime(2000, 1, 1, tzinfo=UTC))
+    size = len(job_closed(provisional, customer).model_dump_json().encode())
+    if size > MAX_JOB_CLOSED_BYTES:
+        raise JobTooLarge(
+            f"the job would be {size:,} bytes as an event; at most {MAX_JOB_CLOSED_BYTES:,}:"
+            " split it into several jobs"
+        )
 
 
 def job_closed(job: Job, customer: Customer) -> contracts.JobClosed:
