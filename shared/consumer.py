@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer
 from kafka.errors import CommitFailedError, KafkaError, MessageSizeTooLargeError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
@@ -91,6 +91,9 @@ class Consumer:
         self.handlers = {cls.__name__: handler for cls, handler in handlers.items()}
         self.max_attempts = max_attempts
         self.streams_for = streams_for
+        topics = sorted(kafka.subscription() or [])
+        if topics:
+            kafka.subscribe(topics, listener=_ForgetRevokedAttempts(self))
         self.poison: tuple[type[BaseException], ...] = (
             MalformedEvent,
             PoisonEvent,
@@ -382,6 +385,22 @@ class Consumer:
             position = self.kafka.position(tp, timeout_ms=0) if high is not None else None
             if high is not None and position is not None:
                 CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(high - position)
+
+
+class _ForgetRevokedAttempts(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Retry counts belong to the partitions this consumer holds; another member takes over the
+    rest (and counts afresh)."""
+
+    def __init__(self, consumer: Consumer) -> None:
+        self.consumer = consumer
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        gone = {(tp.topic, tp.partition) for tp in revoked}
+        for key in [k for k in self.consumer.attempts if k[:2] in gone]:
+            del self.consumer.attempts[key]
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        pass
 
 
 class _HandlerFailed(Exception):
