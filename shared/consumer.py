@@ -13,6 +13,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -178,8 +179,10 @@ class Consumer:
                     outcomes.append(self._handle_fast(conn, record, envelope, fresh))
         finally:
             eventstore.forget_preloaded(conn)
-        for record, outcome in zip(records, outcomes, strict=True):
-            EVENTS_CONSUMED.labels(self.name, record.topic, outcome).inc()
+        for (topic, outcome), count in Counter(
+            (record.topic, outcome) for record, outcome in zip(records, outcomes, strict=True)
+        ).items():
+            EVENTS_CONSUMED.labels(self.name, topic, outcome).inc(count)
 
     def _handle_fast(
         self, conn: psycopg.Connection, record: Any, envelope: Envelope, fresh: set[str]

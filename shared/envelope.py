@@ -55,7 +55,11 @@ class Envelope:
         return self.event.model_dump_json().encode()
 
     def headers(self) -> Headers:
-        pairs = {
+        return [(name, text.encode()) for name, text in self.header_text().items()]
+
+    def header_text(self) -> dict[str, str]:
+        """The headers as text (how the outbox stores them)."""
+        return {
             "ce_specversion": SPEC_VERSION,
             "ce_id": self.id,
             "ce_type": self.type,
@@ -67,7 +71,6 @@ class Envelope:
             "ce_correlationid": self.correlation_id or self.id,
             "ce_causationid": self.causation_id,
         }
-        return [(name, text.encode()) for name, text in pairs.items()]
 
     def caused(self, event: Event, source: str) -> Envelope:
         """A new envelope for an event this one caused: same tenant and correlation."""

@@ -122,7 +122,7 @@ def _row(aggregate_id: str, version: int, env: Envelope, publish: bool) -> tuple
         raise EventTooLarge(
             f"{env.type} would be {len(value):,} bytes; the limit is {MAX_EVENT_BYTES:,}"
         )
-    headers = {name: raw.decode() for name, raw in env.headers()}
+    headers = env.header_text()
     return (
         aggregate_id,
         version,
