@@ -45,7 +45,7 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument(
-        "--consumers", type=int, default=2, help="invoicing consumer replicas (k8s runs 2)"
+        "--consumers", type=int, default=1, help="invoicing consumer replicas (as in make run)"
     )
     args = parser.parse_args()
     with _infrastructure() as settings:
