@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
+import phonenumbers
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
 Text = Annotated[str, Field(min_length=1, max_length=500)]
@@ -31,6 +32,22 @@ def _scale(places: int) -> AfterValidator:
 TaxRate = Annotated[Decimal, Field(ge=0, le=100, decimal_places=4), _scale(4)]
 
 
+def _e164(text: str) -> str:
+    """A mobile number as the office types it ("(415) 555-0101", "+44 20 7946 0958"), stored as
+    E.164. Numbers without a country code are read as US numbers (the shops are in the US)."""
+    try:
+        number = phonenumbers.parse(text, DEFAULT_PHONE_REGION)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError("not a phone number") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+DEFAULT_PHONE_REGION = "US"
+Phone = Annotated[str, Field(min_length=3, max_length=40), AfterValidator(_e164)]
+
+
 class Command(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -47,7 +64,7 @@ class AddressIn(Command):
 class CreateCustomer(Command):
     name: Text
     email: EmailStr | None = None
-    phone: Annotated[str, Field(pattern=r"^\+[1-9]\d{6,14}$")] | None = None
+    phone: Phone | None = None
     billing_address: AddressIn
     payment_terms_days: int = Field(default=0, ge=0, le=365)
     tax_exempt: bool = False
