@@ -20,10 +20,12 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from shared.logs import correlation_id
 from shared.metrics import HTTP_REQUESTS, HTTP_SECONDS
+from shared.openapi import build, doc
 
 log = logging.getLogger(__name__)
 MIN_TOKEN_LENGTH = 8
-PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
+PROBES = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})
+"""Paths served without a token or a shop (probes, metrics and the API's own description)."""
 MAX_BODY_BYTES = 1024 * 1024
 MAX_BODY_DEPTH = 32
 SHOP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -231,10 +233,12 @@ def _install_errors(app: Flask, errors: dict[type[Exception], int]) -> None:
 
 def _install_probes(app: Flask, ready_check: Callable[[], bool]) -> None:
     @app.get("/healthz")
+    @doc("Liveness: the process answers")
     def healthz() -> Response:
         return jsonify(status="ok")
 
     @app.get("/readyz")
+    @doc("Readiness: the service's database answers", errors=(503,))
     def readyz() -> tuple[Response, int]:
         try:
             ready = ready_check()
@@ -243,8 +247,14 @@ def _install_probes(app: Flask, ready_check: Callable[[], bool]) -> None:
         return jsonify(status="ready" if ready else "not ready"), 200 if ready else 503
 
     @app.get("/metrics")
+    @doc("Prometheus metrics (text exposition format)")
     def metrics() -> Response:
         return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+
+    @app.get("/openapi.json")
+    @doc("This API's OpenAPI 3.1 description, generated from its routes and models")
+    def openapi() -> Response:
+        return jsonify(build(app, f"FieldPay {app.name} API", open_paths=PROBES))
 
 
 def _install_metrics(app: Flask, service: str) -> None:

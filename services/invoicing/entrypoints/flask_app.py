@@ -10,7 +10,9 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import NotFound
 
 from services.invoicing import bootstrap, views
+from services.invoicing.entrypoints.schemas import InvoiceOut, InvoicePage
 from shared.http import FieldError, create_app, shop_id
+from shared.openapi import doc
 
 STATUSES = frozenset({"draft"})
 MAX_PAGE = 200
@@ -25,6 +27,16 @@ def build_app() -> Flask:
     )
 
     @app.get("/invoices")
+    @doc(
+        "The office's queue: invoices oldest first, keyset-paginated",
+        response=InvoicePage,
+        query={
+            "status": "only invoices in this status (draft)",
+            "job_id": "only the invoice drafted from this job",
+            "limit": f"page size, 1-{MAX_PAGE} (default 50)",
+            "after": "the `next` cursor of the previous page",
+        },
+    )
     def list_invoices() -> Response:
         status = request.args.get("status") or None
         if status is not None and status not in STATUSES:
@@ -44,6 +56,7 @@ def build_app() -> Flask:
         return jsonify(items=items, next=next_cursor)
 
     @app.get("/invoices/<invoice_id>")
+    @doc("One invoice of the shop, with lines and totals", response=InvoiceOut)
     def get_invoice(invoice_id: str) -> Response:
         with bootstrap.wiring.pool.connection() as conn:
             invoice = views.get_invoice(conn, shop_id(), invoice_id)

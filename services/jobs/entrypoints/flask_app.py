@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, Response, g, jsonify
 from werkzeug.exceptions import NotFound
 
-from services.jobs import bootstrap, views
+from services.jobs import bootstrap
 from services.jobs.adapters.postgres import PostgresUnitOfWork
 from services.jobs.domain.model import (
     JobAlreadyClosed,
@@ -13,9 +13,11 @@ from services.jobs.domain.model import (
     UnknownCustomer,
     UnknownJob,
 )
+from services.jobs.entrypoints.schemas import CustomerOut, JobOut
 from services.jobs.service_layer import commands, handlers
 from shared.eventstore import ConcurrencyConflict, EventTooLarge
 from shared.http import FieldError, create_app, parse_body, shop_id
+from shared.openapi import doc
 
 
 def build_app() -> Flask:
@@ -33,43 +35,56 @@ def build_app() -> Flask:
     )
 
     @app.post("/customers")
+    @doc("Add a customer", body=commands.CreateCustomer, response=CustomerOut, status=201)
     def create_customer() -> tuple[Response, int]:
         cmd = parse_body(commands.CreateCustomer)
         customer = handlers.create_customer(shop_id(), cmd, _uow())
-        return jsonify(views.customer_view(customer)), 201
+        return jsonify(CustomerOut.of(customer).model_dump(mode="json")), 201
 
     @app.get("/customers/<customer_id>")
+    @doc("One customer of the shop", response=CustomerOut)
     def get_customer(customer_id: str) -> Response:
         with _uow() as uow:
             customer = uow.customers.get(shop_id(), customer_id)
         if customer is None:
             raise NotFound(f"customer {customer_id} not found")
-        return jsonify(views.customer_view(customer))
+        return jsonify(CustomerOut.of(customer).model_dump(mode="json"))
 
     @app.post("/jobs")
+    @doc(
+        "Open a job with its line items and labor",
+        body=commands.CreateJob,
+        response=JobOut,
+        status=201,
+        errors=(413,),
+    )
     def create_job() -> tuple[Response, int]:
         cmd = parse_body(commands.CreateJob)
         try:
             job = handlers.create_job(shop_id(), cmd, _uow())
         except UnknownCustomer as exc:
             raise FieldError("customer_id", "unknown customer") from exc
-        return jsonify(views.job_view(job)), 201
+        return jsonify(JobOut.of(job).model_dump(mode="json")), 201
 
     @app.get("/jobs/<job_id>")
+    @doc("One job of the shop", response=JobOut)
     def get_job(job_id: str) -> Response:
         with _uow() as uow:
             job = uow.jobs.get(shop_id(), job_id)
         if job is None:
             raise NotFound(f"job {job_id} not found")
-        return jsonify(views.job_view(job))
+        return jsonify(JobOut.of(job).model_dump(mode="json"))
 
     @app.post("/jobs/<job_id>/close")
+    @doc(
+        "Close the job: publishes JobClosed (a second close is 409)", response=JobOut, errors=(409,)
+    )
     def close_job(job_id: str) -> Response:
         cmd = commands.CloseJob(job_id=job_id)
         job = handlers.close_job(
             shop_id(), cmd, _uow(), bootstrap.utc_now, correlation_id=g.correlation_id
         )
-        return jsonify(views.job_view(job))
+        return jsonify(JobOut.of(job).model_dump(mode="json"))
 
     return app
 

@@ -1,0 +1,42 @@
+"""Response models of the jobs API (the request models are the commands). Nested values are the
+domain's own dataclasses, which pydantic describes and serialises as they are."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from services.jobs.domain.model import Address, Customer, Job, LaborEntry, LineItem
+
+
+class CustomerOut(BaseModel):
+    customer_id: str
+    shop_id: str
+    name: str
+    email: str | None
+    phone: str | None
+    billing_address: Address
+    payment_terms_days: int
+    tax_exempt: bool
+
+    @classmethod
+    def of(cls, customer: Customer) -> CustomerOut:
+        return cls.model_validate(asdict(customer))
+
+
+class JobOut(BaseModel):
+    job_id: str
+    shop_id: str
+    customer_id: str
+    service_address: Address
+    line_items: list[LineItem]
+    labor: list[LaborEntry]
+    status: str
+    closed_at: datetime | None
+    version: int
+
+    @classmethod
+    def of(cls, job: Job) -> JobOut:
+        return cls.model_validate(asdict(job))
