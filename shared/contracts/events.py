@@ -35,8 +35,13 @@ class CustomerSnapshot(Contract):
     email: str | None = None
     phone: str | None = None
     billing_address: Address
+    customer_type: Literal["residential", "commercial", "property_manager"] = "residential"
+    payment_terms: Literal["due_on_receipt", "net_15", "net_30", "net_45", "net_60", "custom"] = (
+        "due_on_receipt"
+    )
     payment_terms_days: int = Field(ge=0)
     tax_exempt: bool = False
+    tax_exemption_certificate: str | None = None
 
 
 class JobLineItem(Contract):

@@ -6,15 +6,50 @@ from typing import Any
 
 import requests
 
-SHOPS = {
+SHOPS: dict[str, list[tuple[str, str, str, str, str, str | None]]] = {
     "northwind-hvac": [
-        ("Harbor View Property Management", "ap@harborview.example", "+14155550101", 30, False),
-        ("Dana Whitfield", "dana@example.com", "+14155550142", 0, False),
-        ("St. Anne's Parish", "office@stannes.example", "+14155550177", 15, True),
+        (
+            "Harbor View Property Management",
+            "ap@harborview.example",
+            "+14155550101",
+            "net_30",
+            "property_manager",
+            None,
+        ),
+        (
+            "Dana Whitfield",
+            "dana@example.com",
+            "(415) 555-0142",
+            "due_on_receipt",
+            "residential",
+            None,
+        ),
+        (
+            "St. Anne's Parish",
+            "office@stannes.example",
+            "+14155550177",
+            "net_15",
+            "commercial",
+            "CA-EX-2291-0457",
+        ),
     ],
     "bluepeak-plumbing": [
-        ("Greenleaf Apartments LLC", "billing@greenleaf.example", "+13035550110", 45, False),
-        ("Marco Ruiz", "marco.ruiz@example.com", "+13035550188", 0, False),
+        (
+            "Greenleaf Apartments LLC",
+            "billing@greenleaf.example",
+            "+13035550110",
+            "net_45",
+            "property_manager",
+            None,
+        ),
+        (
+            "Marco Ruiz",
+            "marco.ruiz@example.com",
+            "303-555-0188",
+            "due_on_receipt",
+            "residential",
+            None,
+        ),
     ],
 }
 
@@ -72,7 +107,7 @@ def load(jobs_url: str, token: str) -> dict[str, int]:
     counts = {"customers": 0, "jobs": 0, "closed": 0}
     for shop, customers in SHOPS.items():
         api = Api(jobs_url, token, shop)
-        for n, (name, email, phone, terms, exempt) in enumerate(customers):
+        for n, (name, email, phone, terms, kind, certificate) in enumerate(customers):
             customer = api.post(
                 "/customers",
                 {
@@ -80,8 +115,10 @@ def load(jobs_url: str, token: str) -> dict[str, int]:
                     "email": email,
                     "phone": phone,
                     "billing_address": address(n),
-                    "payment_terms_days": terms,
-                    "tax_exempt": exempt,
+                    "customer_type": kind,
+                    "payment_terms": terms,
+                    "tax_exempt": certificate is not None,
+                    "tax_exemption_certificate": certificate,
                 },
             )
             counts["customers"] += 1

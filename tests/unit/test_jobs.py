@@ -123,12 +123,15 @@ def test_create_customer_stores_it_under_the_shop() -> None:
         billing_address=address_in("9 Billing Rd"),
         payment_terms_days=15,
         tax_exempt=True,
+        tax_exemption_certificate="CA-EX-1",
     )
     customer = handlers.create_customer(SHOP, cmd, uow)
     assert uow.commits == 1
     assert uow.customers.get(SHOP, customer.customer_id) == customer
     assert uow.customers.get("other-shop", customer.customer_id) is None
     assert customer.tax_exempt is True
+    assert customer.tax_exemption_certificate == "CA-EX-1"
+    assert (customer.payment_terms, customer.payment_terms_days) == ("net_15", 15)
     assert customer.billing_address.line1 == "9 Billing Rd"
 
 

@@ -9,7 +9,16 @@ import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from services.jobs.domain.model import Address, Customer, Job, JobStatus, LaborEntry, LineItem
+from services.jobs.domain.model import (
+    Address,
+    Customer,
+    CustomerType,
+    Job,
+    JobStatus,
+    LaborEntry,
+    LineItem,
+    PaymentTerms,
+)
 from services.jobs.service_layer.unit_of_work import (
     CustomerRepository,
     JobRepository,
@@ -27,7 +36,8 @@ class PostgresCustomers(CustomerRepository):
     def add(self, customer: Customer) -> None:
         self.conn.execute(
             "INSERT INTO customers (customer_id, shop_id, name, email, phone, billing_address,"
-            " payment_terms_days, tax_exempt) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            " payment_terms_days, tax_exempt, customer_type, payment_terms,"
+            " tax_exemption_certificate) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 customer.customer_id,
                 customer.shop_id,
@@ -37,13 +47,17 @@ class PostgresCustomers(CustomerRepository):
                 Jsonb(asdict(customer.billing_address)),
                 customer.payment_terms_days,
                 customer.tax_exempt,
+                customer.customer_type.value,
+                customer.payment_terms.value,
+                customer.tax_exemption_certificate,
             ),
         )
 
     def get(self, shop_id: str, customer_id: str) -> Customer | None:
         row = self.conn.execute(
             "SELECT customer_id, shop_id, name, email, phone, billing_address,"
-            " payment_terms_days, tax_exempt FROM customers"
+            " payment_terms_days, tax_exempt, customer_type, payment_terms,"
+            " tax_exemption_certificate FROM customers"
             " WHERE shop_id = %s AND customer_id = %s",
             (shop_id, customer_id),
         ).fetchone()
@@ -58,6 +72,9 @@ class PostgresCustomers(CustomerRepository):
             billing_address=Address(**row[5]),
             payment_terms_days=row[6],
             tax_exempt=row[7],
+            customer_type=CustomerType(row[8]),
+            payment_terms=PaymentTerms(row[9]),
+            tax_exemption_certificate=row[10],
         )
 
 

@@ -15,6 +15,47 @@ class JobStatus(StrEnum):
     CLOSED = "closed"
 
 
+class CustomerType(StrEnum):
+    """Who the customer is; reminder policies differ (issue 6)."""
+
+    RESIDENTIAL = "residential"
+    COMMERCIAL = "commercial"
+    PROPERTY_MANAGER = "property_manager"
+
+
+class PaymentTerms(StrEnum):
+    DUE_ON_RECEIPT = "due_on_receipt"
+    NET_15 = "net_15"
+    NET_30 = "net_30"
+    NET_45 = "net_45"
+    NET_60 = "net_60"
+    CUSTOM = "custom"
+
+
+NAMED_TERMS_DAYS = {
+    PaymentTerms.DUE_ON_RECEIPT: 0,
+    PaymentTerms.NET_15: 15,
+    PaymentTerms.NET_30: 30,
+    PaymentTerms.NET_45: 45,
+    PaymentTerms.NET_60: 60,
+}
+
+
+def resolve_payment_terms(terms: PaymentTerms | None, days: int | None) -> tuple[PaymentTerms, int]:
+    """Named terms fix the days; "custom" needs them; days alone pick the matching name."""
+    if terms is None:
+        days = 0 if days is None else days
+        named = {d: t for t, d in NAMED_TERMS_DAYS.items()}
+        return named.get(days, PaymentTerms.CUSTOM), days
+    if terms is PaymentTerms.CUSTOM:
+        if days is None:
+            raise ValueError("required when payment_terms is custom")
+        return terms, days
+    if days is not None and days != NAMED_TERMS_DAYS[terms]:
+        raise ValueError(f"{terms.value} means {NAMED_TERMS_DAYS[terms]} days, not {days}")
+    return terms, NAMED_TERMS_DAYS[terms]
+
+
 class JobAlreadyClosed(Exception):
     """A job closes once; closing it again would bill the customer twice."""
 
@@ -51,6 +92,9 @@ class Customer:
     email: str | None = None
     phone: str | None = None
     tax_exempt: bool = False
+    tax_exemption_certificate: str | None = None
+    payment_terms: PaymentTerms = PaymentTerms.DUE_ON_RECEIPT
+    customer_type: CustomerType = CustomerType.RESIDENTIAL
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,12 @@ class CustomerOut(BaseModel):
     name: str
     email: str | None
     phone: str | None
+    customer_type: str
     billing_address: Address
+    payment_terms: str
     payment_terms_days: int
     tax_exempt: bool
+    tax_exemption_certificate: str | None
 
     @classmethod
     def of(cls, customer: Customer) -> CustomerOut:

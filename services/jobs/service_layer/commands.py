@@ -6,7 +6,17 @@ from decimal import Decimal
 from typing import Annotated
 
 import phonenumbers
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
+
+from services.jobs.domain.model import CustomerType, PaymentTerms, resolve_payment_terms
 
 Text = Annotated[str, Field(min_length=1, max_length=500)]
 
@@ -63,11 +73,28 @@ class AddressIn(Command):
 
 class CreateCustomer(Command):
     name: Text
+    customer_type: CustomerType = CustomerType.RESIDENTIAL
     email: EmailStr | None = None
     phone: Phone | None = None
     billing_address: AddressIn
-    payment_terms_days: int = Field(default=0, ge=0, le=365)
+    payment_terms: PaymentTerms | None = None
+    payment_terms_days: int | None = Field(default=None, ge=0, le=365, validate_default=True)
     tax_exempt: bool = False
+    tax_exemption_certificate: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
+        default=None, validate_default=True
+    )
+
+    @field_validator("payment_terms_days")
+    @classmethod
+    def _terms_fit(cls, days: int | None, info: ValidationInfo) -> int:
+        return resolve_payment_terms(info.data.get("payment_terms"), days)[1]
+
+    @field_validator("tax_exemption_certificate")
+    @classmethod
+    def _certificate_when_exempt(cls, number: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("tax_exempt") and not number:
+            raise ValueError("required when tax_exempt is true (the exemption certificate number)")
+        return number
 
 
 class LineItemIn(Command):

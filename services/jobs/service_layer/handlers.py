@@ -16,6 +16,7 @@ from services.jobs.domain.model import (
     LineItem,
     UnknownCustomer,
     UnknownJob,
+    resolve_payment_terms,
 )
 from services.jobs.service_layer import commands
 from services.jobs.service_layer.unit_of_work import UnitOfWork
@@ -30,15 +31,19 @@ Clock = Callable[[], datetime]
 
 
 def create_customer(shop_id: str, cmd: commands.CreateCustomer, uow: UnitOfWork) -> Customer:
+    terms, days = resolve_payment_terms(cmd.payment_terms, cmd.payment_terms_days)
     customer = Customer(
         customer_id=str(uuid.uuid4()),
         shop_id=shop_id,
         name=cmd.name,
+        customer_type=cmd.customer_type,
         email=cmd.email,
         phone=cmd.phone,
         billing_address=_address(cmd.billing_address),
-        payment_terms_days=cmd.payment_terms_days,
+        payment_terms=terms,
+        payment_terms_days=days,
         tax_exempt=cmd.tax_exempt,
+        tax_exemption_certificate=cmd.tax_exemption_certificate,
     )
     with uow:
         uow.customers.add(customer)
@@ -136,8 +141,11 @@ def job_closed(job: Job, customer: Customer) -> contracts.JobClosed:
             email=customer.email,
             phone=customer.phone,
             billing_address=_address_out(customer.billing_address),
+            customer_type=customer.customer_type.value,
+            payment_terms=customer.payment_terms.value,
             payment_terms_days=customer.payment_terms_days,
             tax_exempt=customer.tax_exempt,
+            tax_exemption_certificate=customer.tax_exemption_certificate,
         ),
         service_address=_address_out(job.service_address),
         line_items=[contracts.JobLineItem(**asdict(item)) for item in job.line_items],
