@@ -74,6 +74,7 @@ class JobClosed(Event):
     currency: Currency = "USD"
     customer: CustomerSnapshot
     service_address: Address
+    service_location_id: str | None = None
     line_items: list[JobLineItem]
     labor: list[LaborEntry]
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from services.invoicing.domain.model import Invoice
 from services.invoicing.service_layer import unit_of_work as invoicing_ports
-from services.jobs.domain.model import Customer, Job
+from services.jobs.domain.model import Customer, Job, ServiceLocation
 from services.jobs.service_layer import unit_of_work as jobs_ports
 from shared.contracts import Event
 from shared.envelope import Envelope
@@ -27,6 +27,25 @@ class FakeCustomers(jobs_ports.CustomerRepository):
     def get(self, shop_id: str, customer_id: str) -> Customer | None:
         customer = self.rows.get(customer_id)
         return customer if customer is not None and customer.shop_id == shop_id else None
+
+
+class FakeServiceLocations(jobs_ports.ServiceLocationRepository):
+    def __init__(self) -> None:
+        self.rows: dict[str, ServiceLocation] = {}
+
+    def add(self, location: ServiceLocation) -> None:
+        self.rows[location.location_id] = location
+
+    def get(self, shop_id: str, location_id: str) -> ServiceLocation | None:
+        location = self.rows.get(location_id)
+        return location if location is not None and location.shop_id == shop_id else None
+
+    def for_customer(self, shop_id: str, customer_id: str) -> list[ServiceLocation]:
+        return [
+            loc
+            for loc in self.rows.values()
+            if loc.shop_id == shop_id and loc.customer_id == customer_id
+        ]
 
 
 class FakeJobs(jobs_ports.JobRepository):
@@ -68,6 +87,7 @@ class FakeJobsUnitOfWork(jobs_ports.UnitOfWork):
 
     def __init__(self, customers: list[Customer] | None = None) -> None:
         self.customers = FakeCustomers(customers)
+        self.locations = FakeServiceLocations()
         self.jobs: FakeJobs = FakeJobs()
         self.published: list[PublishedEvent] = []
         self._pending: list[PublishedEvent] = []

@@ -18,10 +18,12 @@ from services.jobs.domain.model import (
     LaborEntry,
     LineItem,
     PaymentTerms,
+    ServiceLocation,
 )
 from services.jobs.service_layer.unit_of_work import (
     CustomerRepository,
     JobRepository,
+    ServiceLocationRepository,
     UnitOfWork,
 )
 from shared import eventstore
@@ -78,14 +80,52 @@ class PostgresCustomers(CustomerRepository):
         )
 
 
+class PostgresServiceLocations(ServiceLocationRepository):
+    COLUMNS = "location_id, shop_id, customer_id, name, address"
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+
+    def add(self, location: ServiceLocation) -> None:
+        self.conn.execute(
+            f"INSERT INTO service_locations ({self.COLUMNS}) VALUES (%s, %s, %s, %s, %s)",
+            (
+                location.location_id,
+                location.shop_id,
+                location.customer_id,
+                location.name,
+                Jsonb(asdict(location.address)),
+            ),
+        )
+
+    def get(self, shop_id: str, location_id: str) -> ServiceLocation | None:
+        row = self.conn.execute(
+            f"SELECT {self.COLUMNS} FROM service_locations WHERE shop_id = %s AND location_id = %s",
+            (shop_id, location_id),
+        ).fetchone()
+        return _location(row) if row else None
+
+    def for_customer(self, shop_id: str, customer_id: str) -> list[ServiceLocation]:
+        rows = self.conn.execute(
+            f"SELECT {self.COLUMNS} FROM service_locations"
+            " WHERE shop_id = %s AND customer_id = %s ORDER BY created_at, location_id",
+            (shop_id, customer_id),
+        ).fetchall()
+        return [_location(row) for row in rows]
+
+
+def _location(row: tuple[Any, ...]) -> ServiceLocation:
+    return ServiceLocation(row[0], row[1], row[2], row[3], Address(**row[4]))
+
+
 class PostgresJobs(JobRepository):
     def __init__(self, conn: psycopg.Connection) -> None:
         self.conn = conn
 
     def add(self, job: Job) -> None:
         self.conn.execute(
-            "INSERT INTO jobs (job_id, shop_id, customer_id, service_address, status, version)"
-            " VALUES (%s, %s, %s, %s, %s, %s)",
+            "INSERT INTO jobs (job_id, shop_id, customer_id, service_address, status, version,"
+            " service_location_id) VALUES (%s, %s, %s, %s, %s, %s, %s)",
             (
                 job.job_id,
                 job.shop_id,
@@ -93,6 +133,7 @@ class PostgresJobs(JobRepository):
                 Jsonb(asdict(job.service_address)),
                 job.status.value,
                 job.version,
+                job.service_location_id,
             ),
         )
         with self.conn.cursor() as cur:
@@ -135,8 +176,8 @@ class PostgresJobs(JobRepository):
 
     def get(self, shop_id: str, job_id: str) -> Job | None:
         row = self.conn.execute(
-            "SELECT job_id, shop_id, customer_id, service_address, status, closed_at, version"
-            " FROM jobs WHERE shop_id = %s AND job_id = %s",
+            "SELECT job_id, shop_id, customer_id, service_address, status, closed_at, version,"
+            " service_location_id FROM jobs WHERE shop_id = %s AND job_id = %s",
             (shop_id, job_id),
         ).fetchone()
         if row is None:
@@ -149,6 +190,7 @@ class PostgresJobs(JobRepository):
             status=JobStatus(row[4]),
             closed_at=row[5],
             version=row[6],
+            service_location_id=row[7],
             line_items=self._line_items(job_id),
             labor=self._labor(job_id),
         )
@@ -189,6 +231,7 @@ class PostgresUnitOfWork(UnitOfWork):
     def __enter__(self) -> PostgresUnitOfWork:
         self._conn = self.pool.getconn()
         self.customers = PostgresCustomers(self._conn)
+        self.locations = PostgresServiceLocations(self._conn)
         self.jobs = PostgresJobs(self._conn)
         return self
 

@@ -72,6 +72,10 @@ class UnknownJob(Exception):
     pass
 
 
+class UnknownServiceLocation(Exception):
+    """Not one of this customer's service locations (or not in this shop)."""
+
+
 @dataclass(frozen=True)
 class Address:
     line1: str
@@ -95,6 +99,17 @@ class Customer:
     tax_exemption_certificate: str | None = None
     payment_terms: PaymentTerms = PaymentTerms.DUE_ON_RECEIPT
     customer_type: CustomerType = CustomerType.RESIDENTIAL
+
+
+@dataclass(frozen=True)
+class ServiceLocation:
+    """Where work is done for a customer; a property manager has many."""
+
+    location_id: str
+    shop_id: str
+    customer_id: str
+    name: str
+    address: Address
 
 
 @dataclass(frozen=True)
@@ -128,6 +143,7 @@ class Job:
     status: JobStatus = JobStatus.OPEN
     closed_at: datetime | None = None
     version: int = 1
+    service_location_id: str | None = None
 
     def close(self, now: datetime) -> None:
         if self.status is JobStatus.CLOSED:

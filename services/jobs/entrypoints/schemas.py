@@ -8,7 +8,14 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from services.jobs.domain.model import Address, Customer, Job, LaborEntry, LineItem
+from services.jobs.domain.model import (
+    Address,
+    Customer,
+    Job,
+    LaborEntry,
+    LineItem,
+    ServiceLocation,
+)
 
 
 class CustomerOut(BaseModel):
@@ -29,10 +36,26 @@ class CustomerOut(BaseModel):
         return cls.model_validate(asdict(customer))
 
 
+class ServiceLocationOut(BaseModel):
+    location_id: str
+    customer_id: str
+    name: str
+    address: Address
+
+    @classmethod
+    def of(cls, location: ServiceLocation) -> ServiceLocationOut:
+        return cls.model_validate(asdict(location))
+
+
+class ServiceLocationList(BaseModel):
+    items: list[ServiceLocationOut]
+
+
 class JobOut(BaseModel):
     job_id: str
     shop_id: str
     customer_id: str
+    service_location_id: str | None
     service_address: Address
     line_items: list[LineItem]
     labor: list[LaborEntry]

@@ -113,11 +113,27 @@ class LaborEntryIn(Command):
     tax_rate_percent: TaxRate = Decimal(0)
 
 
+class AddServiceLocation(Command):
+    name: Text = Field(
+        description="How the office calls the place, e.g. 'Unit 4B' or 'Main office'"
+    )
+    address: AddressIn
+
+
 class CreateJob(Command):
     customer_id: Text
-    service_address: AddressIn
+    service_location_id: Text | None = None
+    service_address: AddressIn | None = Field(default=None, validate_default=True)
     line_items: list[LineItemIn] = Field(default_factory=list, max_length=500)
     labor: list[LaborEntryIn] = Field(default_factory=list, max_length=200)
+
+    @field_validator("service_address")
+    @classmethod
+    def _one_place(cls, address: AddressIn | None, info: ValidationInfo) -> AddressIn | None:
+        has_location = info.data.get("service_location_id") is not None
+        if has_location == (address is not None):
+            raise ValueError("give either service_location_id or service_address (not both)")
+        return address
 
 
 class CloseJob(Command):

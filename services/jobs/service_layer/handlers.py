@@ -14,8 +14,10 @@ from services.jobs.domain.model import (
     JobTooLarge,
     LaborEntry,
     LineItem,
+    ServiceLocation,
     UnknownCustomer,
     UnknownJob,
+    UnknownServiceLocation,
     resolve_payment_terms,
 )
 from services.jobs.service_layer import commands
@@ -60,7 +62,8 @@ def create_job(shop_id: str, cmd: commands.CreateJob, uow: UnitOfWork) -> Job:
             job_id=str(uuid.uuid4()),
             shop_id=shop_id,
             customer_id=cmd.customer_id,
-            service_address=_address(cmd.service_address),
+            service_location_id=cmd.service_location_id,
+            service_address=_service_address(shop_id, cmd, uow),
             line_items=[_line_item(item) for item in cmd.line_items],
             labor=[_labor(entry) for entry in cmd.labor],
         )
@@ -68,6 +71,35 @@ def create_job(shop_id: str, cmd: commands.CreateJob, uow: UnitOfWork) -> Job:
         uow.jobs.add(job)
         uow.commit()
     return job
+
+
+def add_service_location(
+    shop_id: str, customer_id: str, cmd: commands.AddServiceLocation, uow: UnitOfWork
+) -> ServiceLocation:
+    with uow:
+        if uow.customers.get(shop_id, customer_id) is None:
+            raise UnknownCustomer(customer_id)
+        location = ServiceLocation(
+            location_id=str(uuid.uuid4()),
+            shop_id=shop_id,
+            customer_id=customer_id,
+            name=cmd.name,
+            address=_address(cmd.address),
+        )
+        uow.locations.add(location)
+        uow.commit()
+    return location
+
+
+def _service_address(shop_id: str, cmd: commands.CreateJob, uow: UnitOfWork) -> Address:
+    """The job keeps its own copy of where the work is, from a saved location or typed in."""
+    if cmd.service_location_id is None:
+        assert cmd.service_address is not None
+        return _address(cmd.service_address)
+    location = uow.locations.get(shop_id, cmd.service_location_id)
+    if location is None or location.customer_id != cmd.customer_id:
+        raise UnknownServiceLocation(cmd.service_location_id)
+    return location.address
 
 
 def close_job(
@@ -148,6 +180,7 @@ def job_closed(job: Job, customer: Customer) -> contracts.JobClosed:
             tax_exemption_certificate=customer.tax_exemption_certificate,
         ),
         service_address=_address_out(job.service_address),
+        service_location_id=job.service_location_id,
         line_items=[contracts.JobLineItem(**asdict(item)) for item in job.line_items],
         labor=[contracts.LaborEntry(**asdict(entry)) for entry in job.labor],
     )

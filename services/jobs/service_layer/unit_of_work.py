@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 from types import TracebackType
 
-from services.jobs.domain.model import Customer, Job
+from services.jobs.domain.model import Customer, Job, ServiceLocation
 from shared.envelope import Envelope
 
 
@@ -17,6 +17,19 @@ class CustomerRepository(abc.ABC):
 
     @abc.abstractmethod
     def get(self, shop_id: str, customer_id: str) -> Customer | None: ...
+
+
+class ServiceLocationRepository(abc.ABC):
+    """A shop's customers' service locations."""
+
+    @abc.abstractmethod
+    def add(self, location: ServiceLocation) -> None: ...
+
+    @abc.abstractmethod
+    def get(self, shop_id: str, location_id: str) -> ServiceLocation | None: ...
+
+    @abc.abstractmethod
+    def for_customer(self, shop_id: str, customer_id: str) -> list[ServiceLocation]: ...
 
 
 class JobRepository(abc.ABC):
@@ -37,6 +50,7 @@ class UnitOfWork(abc.ABC):
     """One transaction: repository writes and published events commit together or not at all."""
 
     customers: CustomerRepository
+    locations: ServiceLocationRepository
     jobs: JobRepository
 
     def __enter__(self) -> UnitOfWork:
