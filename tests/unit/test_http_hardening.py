@@ -11,8 +11,8 @@ from flask import Flask, Response, jsonify, request
 from flask.testing import FlaskClient
 from pydantic import BaseModel, Field
 
-from services.invoicing.entrypoints import flask_app as invoicing_app
 from services.jobs.service_layer import commands
+from shared import pagination
 from shared.http import MAX_BODY_BYTES, FieldError, create_app, parse_body, shop_id
 from tests.support.responses import body_of, fields
 
@@ -323,7 +323,7 @@ def test_pydantic_errors_are_still_422_with_field_and_reason(client: FlaskClient
 
 @pytest.mark.parametrize(("text", "expected"), [("1", 1), ("50", 50), ("200", 200), ("007", 7)])
 def test_limit_accepts_ascii_whole_numbers_in_range(text: str, expected: int) -> None:
-    assert invoicing_app._limit(text) == expected
+    assert pagination.page_limit(text) == expected
 
 
 @pytest.mark.parametrize(
@@ -348,20 +348,20 @@ def test_limit_accepts_ascii_whole_numbers_in_range(text: str, expected: int) ->
 )
 def test_limit_refuses_everything_else_as_a_field_error(text: str) -> None:
     with pytest.raises(FieldError) as caught:
-        invoicing_app._limit(text)
+        pagination.page_limit(text)
     assert caught.value.field == "limit"
     assert "whole number from 1 to 200" in caught.value.reason
 
 
 def test_a_cursor_round_trips() -> None:
     item = {"drafted_at": "2024-05-01T12:30:00.123456+00:00", "invoice_id": "inv-1"}
-    cursor = invoicing_app._encode(item)
-    after = invoicing_app._cursor(cursor)
+    cursor = pagination.encode_cursor(item["drafted_at"], item["invoice_id"])
+    after = pagination.decode_cursor(cursor)
     assert after is not None
     assert after[0].isoformat() == item["drafted_at"]
     assert after[1] == "inv-1"
-    assert invoicing_app._cursor(None) is None
-    assert invoicing_app._cursor("") is None
+    assert pagination.decode_cursor(None) is None
+    assert pagination.decode_cursor("") is None
 
 
 def b64(raw: bytes) -> str:
@@ -396,16 +396,16 @@ def as_cursor(value: object) -> str:
 )
 def test_a_cursor_we_did_not_issue_is_a_field_error(text: str) -> None:
     with pytest.raises(FieldError) as caught:
-        invoicing_app._cursor(text)
+        pagination.decode_cursor(text)
     assert caught.value.field == "after"
 
 
 def test_a_cursor_nested_past_the_recursion_limit_is_a_field_error_even_uncapped(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(invoicing_app, "MAX_CURSOR_CHARS", 1_000_000)
+    monkeypatch.setattr(pagination, "MAX_CURSOR_CHARS", 1_000_000)
     with pytest.raises(FieldError) as caught:
-        invoicing_app._cursor(b64(b"[" * 100_000))
+        pagination.decode_cursor(b64(b"[" * 100_000))
     assert caught.value.field == "after"
     assert isinstance(caught.value.__cause__, RecursionError)
 
