@@ -83,6 +83,14 @@ def shop_id() -> str:
     return str(g.shop_id)
 
 
+def query_choice(name: str, allowed: set[str] | frozenset[str]) -> str | None:
+    """A query parameter that must be one of ``allowed`` (absent or empty: None)."""
+    value = request.args.get(name) or None
+    if value is not None and value not in allowed:
+        raise FieldError(name, f"must be one of {sorted(allowed)}")
+    return value
+
+
 def parse_body(model: type[M]) -> M:
     """Validate the JSON body against ``model``; errors become a 422 listing fields and reasons.
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+import psycopg
 
 from shared.http import FieldError
 
@@ -65,3 +69,62 @@ def decode_cursor(text: str | None) -> Cursor | None:
     if when.tzinfo is None:
         raise problem
     return when, key
+
+
+PAGE_QUERY = {
+    "limit": f"page size, 1-{MAX_PAGE} (default {DEFAULT_PAGE})",
+    "after": "the `next` cursor of the previous page",
+}
+"""How list endpoints describe their paging parameters in OpenAPI."""
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A shop-scoped table read oldest first by (``order``, ``key``)."""
+
+    table: str
+    columns: tuple[str, ...]
+    order: str
+    key: str
+
+
+def fetch_page(
+    conn: psycopg.Connection,
+    listing: Listing,
+    shop_id: str,
+    *,
+    limit: int,
+    after: Cursor | None,
+    equal: dict[str, Any] | None = None,
+    where: list[tuple[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """One page of rows as JSON-ready dicts. ``equal`` filters columns (None: no filter);
+    ``where`` adds (clause, parameter) pairs. Table and column names come from code only."""
+    clauses: list[str] = ["shop_id = %s"]
+    params: list[Any] = [shop_id]
+    for column, value in (equal or {}).items():
+        if value is not None:
+            clauses.append(f"{column} = %s")
+            params.append(value)
+    for clause, value in where or []:
+        clauses.append(clause)
+        params.append(value)
+    if after:
+        clauses.append(f"({listing.order}, {listing.key}) > (%s, %s)")
+        params.extend(after)
+    rows = conn.execute(
+        f"SELECT {', '.join(listing.columns)} FROM {listing.table}"
+        f" WHERE {' AND '.join(clauses)} ORDER BY {listing.order}, {listing.key} LIMIT %s",
+        [*params, limit],
+    ).fetchall()
+    return [_jsonable(dict(zip(listing.columns, row, strict=True))) for row in rows]
+
+
+def like_pattern(text: str) -> str:
+    """``text`` anywhere, for ILIKE, with its own % and _ taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+    return f"%{escaped}%"
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}

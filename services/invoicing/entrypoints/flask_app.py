@@ -7,9 +7,9 @@ from werkzeug.exceptions import NotFound
 
 from services.invoicing import bootstrap, views
 from services.invoicing.entrypoints.schemas import InvoiceOut, InvoicePage
-from shared.http import FieldError, create_app, shop_id
+from shared.http import create_app, query_choice, shop_id
 from shared.openapi import doc
-from shared.pagination import MAX_PAGE, decode_cursor, next_cursor, page_limit
+from shared.pagination import PAGE_QUERY, decode_cursor, next_cursor, page_limit
 
 STATUSES = frozenset({"draft"})
 
@@ -26,14 +26,11 @@ def build_app() -> Flask:
         query={
             "status": "only invoices in this status (draft)",
             "job_id": "only the invoice drafted from this job",
-            "limit": f"page size, 1-{MAX_PAGE} (default 50)",
-            "after": "the `next` cursor of the previous page",
+            **PAGE_QUERY,
         },
     )
     def list_invoices() -> Response:
-        status = request.args.get("status") or None
-        if status is not None and status not in STATUSES:
-            raise FieldError("status", f"must be one of {sorted(STATUSES)}")
+        status = query_choice("status", STATUSES)
         limit = page_limit(request.args.get("limit"))
         after = decode_cursor(request.args.get("after"))
         with bootstrap.wiring.pool.connection() as conn:

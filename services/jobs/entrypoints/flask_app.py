@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, g, jsonify
+from flask import Flask, Response, g, jsonify, request
 from pydantic import BaseModel
 from werkzeug.exceptions import NotFound
 
-from services.jobs import bootstrap
+from services.jobs import bootstrap, views
 from services.jobs.adapters.postgres import PostgresUnitOfWork
 from services.jobs.domain.model import (
+    CustomerType,
     JobAlreadyClosed,
+    JobStatus,
     JobTooLarge,
     UnknownCustomer,
     UnknownJob,
@@ -17,14 +19,17 @@ from services.jobs.domain.model import (
 )
 from services.jobs.entrypoints.schemas import (
     CustomerOut,
+    CustomerPage,
     JobOut,
+    JobPage,
     ServiceLocationList,
     ServiceLocationOut,
 )
 from services.jobs.service_layer import commands, handlers
 from shared.eventstore import ConcurrencyConflict, EventTooLarge
-from shared.http import FieldError, create_app, parse_body, shop_id
+from shared.http import FieldError, create_app, parse_body, query_choice, shop_id
 from shared.openapi import doc
+from shared.pagination import PAGE_QUERY, decode_cursor, next_cursor, page_limit
 
 
 def build_app() -> Flask:
@@ -47,6 +52,34 @@ def build_app() -> Flask:
         cmd = parse_body(commands.CreateCustomer)
         customer = handlers.create_customer(shop_id(), cmd, _uow())
         return _reply(CustomerOut.of(customer), 201)
+
+    @app.get("/customers")
+    @doc(
+        "The shop's customers, oldest first, keyset-paginated",
+        response=CustomerPage,
+        query={
+            "name": "part of the name, any case",
+            "customer_type": "residential, commercial or property_manager",
+            **PAGE_QUERY,
+        },
+    )
+    def list_customers() -> tuple[Response, int]:
+        kind = query_choice("customer_type", {t.value for t in CustomerType})
+        limit, after = (
+            page_limit(request.args.get("limit")),
+            decode_cursor(request.args.get("after")),
+        )
+        with bootstrap.wiring.pool.connection() as conn:
+            items = views.list_customers(
+                conn,
+                shop_id(),
+                limit=limit,
+                after=after,
+                name=request.args.get("name"),
+                customer_type=kind,
+            )
+        page = {"items": items, "next": next_cursor(items, limit, "created_at", "customer_id")}
+        return _reply(CustomerPage.model_validate(page))
 
     @app.get("/customers/<customer_id>")
     @doc("One customer of the shop", response=CustomerOut)
@@ -99,6 +132,34 @@ def build_app() -> Flask:
         except UnknownServiceLocation as exc:
             raise FieldError("service_location_id", "not a location of this customer") from exc
         return _reply(JobOut.of(job), 201)
+
+    @app.get("/jobs")
+    @doc(
+        "The shop's jobs, oldest first, keyset-paginated",
+        response=JobPage,
+        query={
+            "status": "open or closed",
+            "customer_id": "only this customer's jobs",
+            **PAGE_QUERY,
+        },
+    )
+    def list_jobs() -> tuple[Response, int]:
+        status = query_choice("status", {s.value for s in JobStatus})
+        limit, after = (
+            page_limit(request.args.get("limit")),
+            decode_cursor(request.args.get("after")),
+        )
+        with bootstrap.wiring.pool.connection() as conn:
+            items = views.list_jobs(
+                conn,
+                shop_id(),
+                limit=limit,
+                after=after,
+                status=status,
+                customer_id=request.args.get("customer_id"),
+            )
+        page = {"items": items, "next": next_cursor(items, limit, "created_at", "job_id")}
+        return _reply(JobPage.model_validate(page))
 
     @app.get("/jobs/<job_id>")
     @doc("One job of the shop", response=JobOut)

@@ -51,6 +51,36 @@ class ServiceLocationList(BaseModel):
     items: list[ServiceLocationOut]
 
 
+class CustomerSummary(BaseModel):
+    customer_id: str
+    name: str
+    customer_type: str
+    email: str | None
+    phone: str | None
+    payment_terms: str
+    tax_exempt: bool
+    created_at: str
+
+
+class CustomerPage(BaseModel):
+    items: list[CustomerSummary]
+    next: str | None
+
+
+class JobSummary(BaseModel):
+    job_id: str
+    customer_id: str
+    service_location_id: str | None
+    status: str
+    created_at: str
+    closed_at: str | None
+
+
+class JobPage(BaseModel):
+    items: list[JobSummary]
+    next: str | None
+
+
 class JobOut(BaseModel):
     job_id: str
     shop_id: str

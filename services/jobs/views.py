@@ -1,0 +1,72 @@
+"""Read-side queries of the jobs service: the office's lists, keyset-paginated."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from shared.pagination import Cursor, Listing, fetch_page, like_pattern
+
+CUSTOMERS = Listing(
+    "customers",
+    (
+        "customer_id",
+        "name",
+        "customer_type",
+        "email",
+        "phone",
+        "payment_terms",
+        "tax_exempt",
+        "created_at",
+    ),
+    order="created_at",
+    key="customer_id",
+)
+JOBS = Listing(
+    "jobs",
+    ("job_id", "customer_id", "service_location_id", "status", "created_at", "closed_at"),
+    order="created_at",
+    key="job_id",
+)
+
+
+def list_customers(
+    conn: psycopg.Connection,
+    shop_id: str,
+    *,
+    limit: int,
+    after: Cursor | None,
+    name: str | None = None,
+    customer_type: str | None = None,
+) -> list[dict[str, Any]]:
+    """Oldest first; ``name`` matches anywhere in the name, ignoring case."""
+    where = [("name ILIKE %s", like_pattern(name))] if name else []
+    return fetch_page(
+        conn,
+        CUSTOMERS,
+        shop_id,
+        limit=limit,
+        after=after,
+        equal={"customer_type": customer_type},
+        where=where,
+    )
+
+
+def list_jobs(
+    conn: psycopg.Connection,
+    shop_id: str,
+    *,
+    limit: int,
+    after: Cursor | None,
+    status: str | None = None,
+    customer_id: str | None = None,
+) -> list[dict[str, Any]]:
+    return fetch_page(
+        conn,
+        JOBS,
+        shop_id,
+        limit=limit,
+        after=after,
+        equal={"status": status, "customer_id": customer_id},
+    )
