@@ -229,3 +229,14 @@ def test_a_job_too_big_to_invoice_is_refused_when_created(jobs: Api) -> None:
     assert response.status_code == 413
     assert response.json()["error"] == "job_too_large"
     assert "split it into several jobs" in response.json()["message"]
+
+
+def test_closing_a_canceled_job_is_a_conflict(jobs: Api) -> None:
+    job = create_job(jobs, create_customer(jobs))
+    assert jobs.post(f"/jobs/{job}/start").json()["status"] == "in_progress"
+    assert jobs.post(f"/jobs/{job}/cancel").json()["status"] == "canceled"
+    refused = jobs.post(f"/jobs/{job}/close")
+    assert refused.status_code == 409
+    assert refused.json()["error"] == "job_canceled"
+    assert jobs.get(f"/jobs/{job}").json()["status"] == "canceled"
+    assert jobs.post(f"/jobs/{job}/cancel").status_code == 409

@@ -115,7 +115,7 @@ def test_jobs_round_trip_with_lines_and_labor_in_order(pool: ConnectionPool) -> 
     assert [i.line_id for i in loaded.line_items] == ["li-b", "li-a"]  # entry order, not id order
     assert [e.entry_id for e in loaded.labor] == ["lab-z", "lab-y"]
     assert loaded.line_items[1].quantity == Decimal("3.125")
-    assert (loaded.status, loaded.closed_at, loaded.version) == (JobStatus.OPEN, None, 1)
+    assert (loaded.status, loaded.closed_at, loaded.version) == (JobStatus.SCHEDULED, None, 1)
 
 
 def test_a_job_without_lines_or_labor_round_trips(pool: ConnectionPool) -> None:

@@ -155,7 +155,7 @@ def test_create_job_stores_an_open_job_with_its_lines_and_labor() -> None:
     job = handlers.create_job(SHOP, create_job_cmd(), uow)
     stored = uow.jobs.get(SHOP, job.job_id)
     assert stored == job
-    assert stored.status is JobStatus.OPEN and stored.version == 1
+    assert stored.status is JobStatus.SCHEDULED and stored.version == 1
     assert [i.description for i in stored.line_items] == ["Water heater", "Fittings"]
     assert [e.technician for e in stored.labor] == ["Ana Silva", "Bo Chen"]
     assert len({i.line_id for i in stored.line_items} | {e.entry_id for e in stored.labor}) == 4
@@ -284,7 +284,7 @@ def test_close_job_gives_up_after_its_attempts() -> None:
         handlers.close_job(SHOP, commands.CloseJob(job_id=job.job_id), uow, clock, attempts=3)
     assert uow.jobs.saves == 3
     assert uow.published == []
-    assert uow.jobs.get(SHOP, job.job_id).status is JobStatus.OPEN  # type: ignore[union-attr]
+    assert uow.jobs.get(SHOP, job.job_id).status is JobStatus.SCHEDULED  # type: ignore[union-attr]
 
 
 def test_close_job_that_lost_to_a_concurrent_close_reports_already_closed() -> None:

@@ -11,8 +11,10 @@ from enum import StrEnum
 
 
 class JobStatus(StrEnum):
-    OPEN = "open"
+    SCHEDULED = "scheduled"
+    IN_PROGRESS = "in_progress"
     CLOSED = "closed"
+    CANCELED = "canceled"
 
 
 class CustomerType(StrEnum):
@@ -54,6 +56,10 @@ def resolve_payment_terms(terms: PaymentTerms | None, days: int | None) -> tuple
     if days is not None and days != NAMED_TERMS_DAYS[terms]:
         raise ValueError(f"{terms.value} means {NAMED_TERMS_DAYS[terms]} days, not {days}")
     return terms, NAMED_TERMS_DAYS[terms]
+
+
+class JobCanceled(Exception):
+    """A canceled job is not worked, closed or billed."""
 
 
 class JobAlreadyClosed(Exception):
@@ -140,14 +146,31 @@ class Job:
     service_address: Address
     line_items: list[LineItem] = field(default_factory=list)
     labor: list[LaborEntry] = field(default_factory=list)
-    status: JobStatus = JobStatus.OPEN
+    status: JobStatus = JobStatus.SCHEDULED
     closed_at: datetime | None = None
     version: int = 1
     service_location_id: str | None = None
 
+    def start(self) -> None:
+        """The technician is on site."""
+        self._must_be_open()
+        self._become(JobStatus.IN_PROGRESS)
+
+    def cancel(self) -> None:
+        self._must_be_open()
+        self._become(JobStatus.CANCELED)
+
     def close(self, now: datetime) -> None:
+        self._must_be_open()
+        self._become(JobStatus.CLOSED)
+        self.closed_at = now
+
+    def _must_be_open(self) -> None:
         if self.status is JobStatus.CLOSED:
             raise JobAlreadyClosed(f"job {self.job_id} is already closed")
-        self.status = JobStatus.CLOSED
-        self.closed_at = now
+        if self.status is JobStatus.CANCELED:
+            raise JobCanceled(f"job {self.job_id} is canceled")
+
+    def _become(self, status: JobStatus) -> None:
+        self.status = status
         self.version += 1

@@ -11,6 +11,7 @@ from services.jobs.adapters.postgres import PostgresUnitOfWork
 from services.jobs.domain.model import (
     CustomerType,
     JobAlreadyClosed,
+    JobCanceled,
     JobStatus,
     JobTooLarge,
     UnknownCustomer,
@@ -40,6 +41,7 @@ def build_app() -> Flask:
         errors={
             UnknownJob: 404,
             JobAlreadyClosed: 409,
+            JobCanceled: 409,
             ConcurrencyConflict: 409,
             EventTooLarge: 413,
             JobTooLarge: 413,
@@ -180,6 +182,16 @@ def build_app() -> Flask:
             shop_id(), cmd, _uow(), bootstrap.utc_now, correlation_id=g.correlation_id
         )
         return _reply(JobOut.of(job))
+
+    @app.post("/jobs/<job_id>/start")
+    @doc("The technician started work on site", response=JobOut, errors=(409,))
+    def start_job(job_id: str) -> tuple[Response, int]:
+        return _reply(JobOut.of(handlers.start_job(shop_id(), job_id, _uow())))
+
+    @app.post("/jobs/<job_id>/cancel")
+    @doc("Cancel the job (it can no longer be closed or billed)", response=JobOut, errors=(409,))
+    def cancel_job(job_id: str) -> tuple[Response, int]:
+        return _reply(JobOut.of(handlers.cancel_job(shop_id(), job_id, _uow())))
 
     return app
 

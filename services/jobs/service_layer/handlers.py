@@ -112,9 +112,33 @@ def close_job(
     attempts: int = 3,
 ) -> Job:
     """Close the job and publish JobClosed in the same transaction; retried on a lost race."""
+    return _retrying(lambda: _close_once(shop_id, cmd, uow, clock, correlation_id), attempts)
+
+
+def start_job(shop_id: str, job_id: str, uow: UnitOfWork, *, attempts: int = 3) -> Job:
+    return _retrying(lambda: _change(shop_id, job_id, uow, Job.start), attempts)
+
+
+def cancel_job(shop_id: str, job_id: str, uow: UnitOfWork, *, attempts: int = 3) -> Job:
+    return _retrying(lambda: _change(shop_id, job_id, uow, Job.cancel), attempts)
+
+
+def _change(shop_id: str, job_id: str, uow: UnitOfWork, action: Callable[[Job], None]) -> Job:
+    with uow:
+        job = uow.jobs.get(shop_id, job_id)
+        if job is None:
+            raise UnknownJob(job_id)
+        action(job)
+        uow.jobs.save(job)
+        uow.commit()
+    return job
+
+
+def _retrying(attempt_once: Callable[[], Job], attempts: int) -> Job:
+    """Run a read-modify-write again after losing an optimistic race (it reloads)."""
     for attempt in range(attempts):
         try:
-            return _close_once(shop_id, cmd, uow, clock, correlation_id)
+            return attempt_once()
         except ConcurrencyConflict:
             if attempt == attempts - 1:
                 raise
