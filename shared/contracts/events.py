@@ -51,6 +51,9 @@ class JobLineItem(Contract):
     unit_price_cents: NonNegativeCents
     taxable: bool
     tax_rate_percent: Percent
+    added_by: str | None = None
+    """Who added the line in the field; None when it came with the job."""
+    added_at: datetime | None = None
 
 
 class LaborEntry(Contract):
@@ -60,6 +63,8 @@ class LaborEntry(Contract):
     hourly_rate_cents: NonNegativeCents
     taxable: bool = False
     tax_rate_percent: Percent = Decimal(0)
+    added_by: str | None = None
+    added_at: datetime | None = None
 
 
 class JobClosed(Event):

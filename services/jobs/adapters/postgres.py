@@ -136,11 +136,15 @@ class PostgresJobs(JobRepository):
                 job.service_location_id,
             ),
         )
+        self._write_lines(job)
+
+    def _write_lines(self, job: Job) -> None:
+        """Insert the lines not stored yet (technicians add them in the field)."""
         with self.conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO job_line_items (job_id, line_id, position, description, quantity,"
-                " unit_price_cents, taxable, tax_rate_percent)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                " unit_price_cents, taxable, tax_rate_percent, added_by, added_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                 [
                     (
                         job.job_id,
@@ -151,14 +155,16 @@ class PostgresJobs(JobRepository):
                         i.unit_price_cents,
                         i.taxable,
                         i.tax_rate_percent,
+                        i.added_by,
+                        i.added_at,
                     )
                     for n, i in enumerate(job.line_items)
                 ],
             )
             cur.executemany(
                 "INSERT INTO job_labor (job_id, entry_id, position, technician, hours,"
-                " hourly_rate_cents, taxable, tax_rate_percent)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                " hourly_rate_cents, taxable, tax_rate_percent, added_by, added_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                 [
                     (
                         job.job_id,
@@ -169,6 +175,8 @@ class PostgresJobs(JobRepository):
                         e.hourly_rate_cents,
                         e.taxable,
                         e.tax_rate_percent,
+                        e.added_by,
+                        e.added_at,
                     )
                     for n, e in enumerate(job.labor)
                 ],
@@ -203,19 +211,20 @@ class PostgresJobs(JobRepository):
         )
         if cur.rowcount != 1:
             raise ConcurrencyConflict(job.job_id, job.version - 1)
+        self._write_lines(job)
 
     def _line_items(self, job_id: str) -> list[LineItem]:
         rows = self.conn.execute(
-            "SELECT line_id, description, quantity, unit_price_cents, taxable, tax_rate_percent"
-            " FROM job_line_items WHERE job_id = %s ORDER BY position",
+            "SELECT line_id, description, quantity, unit_price_cents, taxable, tax_rate_percent,"
+            " added_by, added_at FROM job_line_items WHERE job_id = %s ORDER BY position",
             (job_id,),
         ).fetchall()
         return [LineItem(*row) for row in rows]
 
     def _labor(self, job_id: str) -> list[LaborEntry]:
         rows = self.conn.execute(
-            "SELECT entry_id, technician, hours, hourly_rate_cents, taxable, tax_rate_percent"
-            " FROM job_labor WHERE job_id = %s ORDER BY position",
+            "SELECT entry_id, technician, hours, hourly_rate_cents, taxable, tax_rate_percent,"
+            " added_by, added_at FROM job_labor WHERE job_id = %s ORDER BY position",
             (job_id,),
         ).fetchall()
         return [LaborEntry(*row) for row in rows]

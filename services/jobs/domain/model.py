@@ -126,6 +126,9 @@ class LineItem:
     unit_price_cents: int
     taxable: bool
     tax_rate_percent: Decimal
+    added_by: str | None = None
+    """Who added it in the field (None: it came with the job)."""
+    added_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,8 @@ class LaborEntry:
     hourly_rate_cents: int
     taxable: bool = False
     tax_rate_percent: Decimal = Decimal(0)
+    added_by: str | None = None
+    added_at: datetime | None = None
 
 
 @dataclass
@@ -159,6 +164,17 @@ class Job:
     def cancel(self) -> None:
         self._must_be_open()
         self._become(JobStatus.CANCELED)
+
+    def add_line_item(self, item: LineItem) -> None:
+        """A technician adds what was used, on site."""
+        self._must_be_open()
+        self.line_items.append(item)
+        self.version += 1
+
+    def add_labor(self, entry: LaborEntry) -> None:
+        self._must_be_open()
+        self.labor.append(entry)
+        self.version += 1
 
     def close(self, now: datetime) -> None:
         self._must_be_open()

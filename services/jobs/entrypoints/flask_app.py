@@ -183,6 +183,25 @@ def build_app() -> Flask:
         )
         return _reply(JobOut.of(job))
 
+    @app.post("/jobs/<job_id>/items")
+    @doc(
+        "A technician adds a line item in the field",
+        body=commands.AddLineItem,
+        response=JobOut,
+        errors=(409, 413),
+    )
+    def add_line_item(job_id: str) -> tuple[Response, int]:
+        cmd = parse_body(commands.AddLineItem)
+        job = handlers.add_line_item(shop_id(), job_id, cmd, _uow(), bootstrap.utc_now)
+        return _reply(JobOut.of(job))
+
+    @app.post("/jobs/<job_id>/labor")
+    @doc("A technician logs labor", body=commands.AddLaborEntry, response=JobOut, errors=(409, 413))
+    def add_labor(job_id: str) -> tuple[Response, int]:
+        cmd = parse_body(commands.AddLaborEntry)
+        job = handlers.add_labor(shop_id(), job_id, cmd, _uow(), bootstrap.utc_now)
+        return _reply(JobOut.of(job))
+
     @app.post("/jobs/<job_id>/start")
     @doc("The technician started work on site", response=JobOut, errors=(409,))
     def start_job(job_id: str) -> tuple[Response, int]:

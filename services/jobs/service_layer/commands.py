@@ -113,6 +113,16 @@ class LaborEntryIn(Command):
     tax_rate_percent: TaxRate = Decimal(0)
 
 
+class AddLineItem(LineItemIn):
+    """A line a technician adds in the field."""
+
+    added_by: Text
+
+
+class AddLaborEntry(LaborEntryIn):
+    added_by: Text
+
+
 class AddServiceLocation(Command):
     name: Text = Field(
         description="How the office calls the place, e.g. 'Unit 4B' or 'Main office'"

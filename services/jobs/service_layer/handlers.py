@@ -123,12 +123,40 @@ def cancel_job(shop_id: str, job_id: str, uow: UnitOfWork, *, attempts: int = 3)
     return _retrying(lambda: _change(shop_id, job_id, uow, Job.cancel), attempts)
 
 
-def _change(shop_id: str, job_id: str, uow: UnitOfWork, action: Callable[[Job], None]) -> Job:
+def add_line_item(
+    shop_id: str, job_id: str, cmd: commands.AddLineItem, uow: UnitOfWork, clock: Clock
+) -> Job:
+    def add(job: Job) -> None:
+        job.add_line_item(LineItem(line_id=str(uuid.uuid4()), added_at=clock(), **cmd.model_dump()))
+
+    return _retrying(lambda: _change(shop_id, job_id, uow, add, check_size=True), 3)
+
+
+def add_labor(
+    shop_id: str, job_id: str, cmd: commands.AddLaborEntry, uow: UnitOfWork, clock: Clock
+) -> Job:
+    def add(job: Job) -> None:
+        job.add_labor(LaborEntry(entry_id=str(uuid.uuid4()), added_at=clock(), **cmd.model_dump()))
+
+    return _retrying(lambda: _change(shop_id, job_id, uow, add, check_size=True), 3)
+
+
+def _change(
+    shop_id: str,
+    job_id: str,
+    uow: UnitOfWork,
+    action: Callable[[Job], None],
+    *,
+    check_size: bool = False,
+) -> Job:
     with uow:
         job = uow.jobs.get(shop_id, job_id)
         if job is None:
             raise UnknownJob(job_id)
         action(job)
+        customer = uow.customers.get(shop_id, job.customer_id) if check_size else None
+        if customer is not None:
+            _ensure_it_can_be_invoiced(job, customer)
         uow.jobs.save(job)
         uow.commit()
     return job
