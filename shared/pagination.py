@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,16 @@ def page_limit(text: str | None) -> int:
     if not digits or not 1 <= int(text) <= MAX_PAGE:
         raise FieldError("limit", f"must be a whole number from 1 to {MAX_PAGE}")
     return int(text)
+
+
+def requested_page(args: Mapping[str, str]) -> tuple[int, Cursor | None]:
+    """``limit`` and ``after`` from a request's query string."""
+    return page_limit(args.get("limit")), decode_cursor(args.get("after"))
+
+
+def page_of(items: list[dict[str, Any]], limit: int, listing: Listing) -> dict[str, Any]:
+    """The response body of a list endpoint: the items and the cursor of the next page."""
+    return {"items": items, "next": next_cursor(items, limit, listing.order, listing.key)}
 
 
 def encode_cursor(at: str, key: str) -> str:

@@ -9,7 +9,7 @@ from services.invoicing import bootstrap, views
 from services.invoicing.entrypoints.schemas import InvoiceOut, InvoicePage
 from shared.http import create_app, query_choice, shop_id
 from shared.openapi import doc
-from shared.pagination import PAGE_QUERY, decode_cursor, next_cursor, page_limit
+from shared.pagination import PAGE_QUERY, page_of, requested_page
 
 STATUSES = frozenset({"draft"})
 
@@ -31,8 +31,7 @@ def build_app() -> Flask:
     )
     def list_invoices() -> Response:
         status = query_choice("status", STATUSES)
-        limit = page_limit(request.args.get("limit"))
-        after = decode_cursor(request.args.get("after"))
+        limit, after = requested_page(request.args)
         with bootstrap.wiring.pool.connection() as conn:
             items = views.list_invoices(
                 conn,
@@ -42,7 +41,7 @@ def build_app() -> Flask:
                 after=after,
                 job_id=request.args.get("job_id") or None,
             )
-        return jsonify(items=items, next=next_cursor(items, limit, "drafted_at", "invoice_id"))
+        return jsonify(page_of(items, limit, views.INVOICES))
 
     @app.get("/invoices/<invoice_id>")
     @doc("One invoice of the shop, with lines and totals", response=InvoiceOut)

@@ -30,7 +30,7 @@ from services.jobs.service_layer import commands, handlers
 from shared.eventstore import ConcurrencyConflict, EventTooLarge
 from shared.http import FieldError, create_app, parse_body, query_choice, shop_id
 from shared.openapi import doc
-from shared.pagination import PAGE_QUERY, decode_cursor, next_cursor, page_limit
+from shared.pagination import PAGE_QUERY, page_of, requested_page
 
 
 def build_app() -> Flask:
@@ -67,10 +67,7 @@ def build_app() -> Flask:
     )
     def list_customers() -> tuple[Response, int]:
         kind = query_choice("customer_type", {t.value for t in CustomerType})
-        limit, after = (
-            page_limit(request.args.get("limit")),
-            decode_cursor(request.args.get("after")),
-        )
+        limit, after = requested_page(request.args)
         with bootstrap.wiring.pool.connection() as conn:
             items = views.list_customers(
                 conn,
@@ -80,7 +77,7 @@ def build_app() -> Flask:
                 name=request.args.get("name"),
                 customer_type=kind,
             )
-        page = {"items": items, "next": next_cursor(items, limit, "created_at", "customer_id")}
+        page = page_of(items, limit, views.CUSTOMERS)
         return _reply(CustomerPage.model_validate(page))
 
     @app.get("/customers/<customer_id>")
@@ -147,10 +144,7 @@ def build_app() -> Flask:
     )
     def list_jobs() -> tuple[Response, int]:
         status = query_choice("status", {s.value for s in JobStatus})
-        limit, after = (
-            page_limit(request.args.get("limit")),
-            decode_cursor(request.args.get("after")),
-        )
+        limit, after = requested_page(request.args)
         with bootstrap.wiring.pool.connection() as conn:
             items = views.list_jobs(
                 conn,
@@ -160,7 +154,7 @@ def build_app() -> Flask:
                 status=status,
                 customer_id=request.args.get("customer_id"),
             )
-        page = {"items": items, "next": next_cursor(items, limit, "created_at", "job_id")}
+        page = page_of(items, limit, views.JOBS)
         return _reply(JobPage.model_validate(page))
 
     @app.get("/jobs/<job_id>")
