@@ -91,12 +91,15 @@ def query_choice(name: str, allowed: set[str] | frozenset[str]) -> str | None:
     return value
 
 
-def parse_body(model: type[M]) -> M:
+def parse_body(model: type[M], *, allow_empty: bool = False) -> M:
     """Validate the JSON body against ``model``; errors become a 422 listing fields and reasons.
 
     A body that is not a JSON object (or nests too deeply) is a 400 on ``body``; strings holding
     NUL, other control characters but tab/newline/carriage return, or lone surrogates are a 422
-    naming each field (``billing_address.line1``). A body over ``MAX_BODY_BYTES`` is a 413."""
+    naming each field (``billing_address.line1``). A body over ``MAX_BODY_BYTES`` is a 413.
+    With ``allow_empty`` (every field optional) no body at all reads as ``{}``."""
+    if allow_empty and not request.get_data(cache=True):
+        return model.model_validate({})
     try:
         body = request.get_json(silent=True)
     except RecursionError as exc:
@@ -234,9 +237,17 @@ def _install_errors(app: Flask, errors: dict[type[Exception], int]) -> None:
     def unexpected(exc: Exception) -> tuple[Response, int]:
         for cls, code in errors.items():
             if isinstance(exc, cls):
-                return _error(code, _snake(type(exc).__name__), [], str(exc))
+                return _error(code, _snake(type(exc).__name__), _fields_of(exc), str(exc))
         log.exception("unhandled error")
         return _error(500, "internal_error", [], "something went wrong; it has been logged")
+
+
+def _fields_of(exc: Exception) -> list[dict[str, Any]]:
+    """A domain error that names the input it is about (``field`` and ``reason``) says so."""
+    field, reason = getattr(exc, "field", None), getattr(exc, "reason", None)
+    if isinstance(field, str) and isinstance(reason, str):
+        return [{"field": field, "reason": reason}]
+    return []
 
 
 def _install_probes(app: Flask, ready_check: Callable[[], bool]) -> None:

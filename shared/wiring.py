@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 
 from psycopg_pool import ConnectionPool
 
+from shared.consumer import Consumer, Handler
+from shared.contracts import Event
 from shared.db import make_pool
-from shared.kafka import make_producer
+from shared.envelope import Envelope
+from shared.kafka import make_consumer, make_producer
 from shared.logs import configure_logging
 from shared.relay import Relay
 from shared.settings import Settings, load_settings
@@ -54,3 +58,40 @@ class ServiceWiring:
         code = run_worker(name, [relay], int(os.environ.get("PORT", default_port)))
         producer.close()
         sys.exit(code)
+
+    def consumer(
+        self,
+        group: str,
+        handlers: Mapping[type[Event], Handler],
+        *,
+        poison: tuple[type[BaseException], ...] = (),
+        streams_for: Callable[[Envelope], Iterable[str]] | None = None,
+    ) -> Consumer:
+        """A consumer in ``group`` of the topics ``handlers`` handle, on the service's database,
+        dead-lettering through its own producer."""
+        settings = self.settings
+        kafka = make_consumer(
+            settings.kafka_bootstrap_servers,
+            group,
+            [event.topic for event in handlers],
+            session_timeout_ms=settings.consumer_session_timeout_ms,
+            heartbeat_interval_ms=settings.consumer_heartbeat_interval_ms,
+            max_poll_records=settings.consumer_batch_size,
+        )
+        producer = make_producer(settings.kafka_bootstrap_servers, client_id=f"{group}-dlq")
+        return Consumer(
+            group,
+            self.database_url,
+            kafka,
+            producer,
+            handlers,
+            max_attempts=settings.consumer_max_attempts,
+            poison=poison,
+            streams_for=streams_for,
+        )
+
+    def run_consumer(self, build: Callable[[], Consumer], default_port: int) -> None:
+        """The service's consumer process (entrypoint)."""
+        name = f"{self.service}-consumer"
+        configure_logging(name, self.settings.log_level)
+        sys.exit(run_worker(name, [build()], int(os.environ.get("PORT", default_port))))

@@ -25,9 +25,49 @@ CUSTOMERS = Listing(
 )
 JOBS = Listing(
     "jobs",
-    ("job_id", "customer_id", "service_location_id", "status", "created_at", "closed_at"),
+    (
+        "job_id",
+        "customer_id",
+        "service_location_id",
+        "technicians",
+        "status",
+        "created_at",
+        "closed_at",
+    ),
     order="created_at",
     key="job_id",
+)
+
+PRICEBOOK = Listing(
+    "pricebook_items",
+    (
+        "item_id",
+        "name",
+        "description",
+        "sku",
+        "unit_price_cents",
+        "taxable",
+        "tax_rate_id",
+        "active",
+        "created_at",
+    ),
+    order="created_at",
+    key="item_id",
+)
+
+ESTIMATES = Listing(
+    "estimates",
+    (
+        "estimate_id",
+        "customer_id",
+        "service_location_id",
+        "status",
+        "created_at",
+        "sent_at",
+        "decided_at",
+    ),
+    order="created_at",
+    key="estimate_id",
 )
 
 
@@ -61,10 +101,49 @@ def list_jobs(
     after: Cursor | None,
     status: str | None = None,
     customer_id: str | None = None,
+    technician: str | None = None,
 ) -> list[dict[str, Any]]:
+    """``technician``: only the jobs they are assigned to (a technician's own list)."""
+    where = [("technicians @> ARRAY[%s]", technician)] if technician else []
     return fetch_page(
         conn,
         JOBS,
+        shop_id,
+        limit=limit,
+        after=after,
+        equal={"status": status, "customer_id": customer_id},
+        where=where,
+    )
+
+
+def list_pricebook(
+    conn: psycopg.Connection,
+    shop_id: str,
+    *,
+    limit: int,
+    after: Cursor | None,
+    search: str | None = None,
+    active: bool | None = None,
+) -> list[dict[str, Any]]:
+    """``search`` matches the name or the SKU anywhere, ignoring case."""
+    where = [("name || ' ' || coalesce(sku, '') ILIKE %s", like_pattern(search))] if search else []
+    return fetch_page(
+        conn, PRICEBOOK, shop_id, limit=limit, after=after, equal={"active": active}, where=where
+    )
+
+
+def list_estimates(
+    conn: psycopg.Connection,
+    shop_id: str,
+    *,
+    limit: int,
+    after: Cursor | None,
+    status: str | None = None,
+    customer_id: str | None = None,
+) -> list[dict[str, Any]]:
+    return fetch_page(
+        conn,
+        ESTIMATES,
         shop_id,
         limit=limit,
         after=after,

@@ -54,9 +54,16 @@ class JobLineItem(Contract):
     added_by: str | None = None
     """Who added the line in the field; None when it came with the job."""
     added_at: datetime | None = None
+    pricebook_item_id: str | None = None
+    """The shop's pricebook item the line was priced from; None for a custom line."""
+    tax_rate_id: str | None = None
+    tax_rate_name: str | None = None
+    """The shop's named tax rate the line carries; None for a percent typed on the line."""
 
 
 class LaborEntry(Contract):
+    """Time on the job: hours × hourly rate, or a flat amount when ``flat_amount_cents`` is set."""
+
     entry_id: str
     technician: str
     hours: Quantity
@@ -65,6 +72,25 @@ class LaborEntry(Contract):
     tax_rate_percent: Percent = Decimal(0)
     added_by: str | None = None
     added_at: datetime | None = None
+    flat_amount_cents: NonNegativeCents | None = None
+    tax_rate_id: str | None = None
+    tax_rate_name: str | None = None
+
+
+class TaxRate(Contract):
+    """One of the shop's named tax rates, so invoicing can re-tax a line without calling jobs."""
+
+    tax_rate_id: str
+    name: str
+    percent: Percent
+    is_default: bool = False
+
+
+class JobNote(Contract):
+    note_id: str
+    author: str
+    text: str
+    added_at: datetime
 
 
 class JobClosed(Event):
@@ -82,10 +108,61 @@ class JobClosed(Event):
     service_location_id: str | None = None
     line_items: list[JobLineItem]
     labor: list[LaborEntry]
+    technicians: list[str] = Field(default_factory=list)
+    notes: list[JobNote] = Field(default_factory=list)
+    tax_rates: list[TaxRate] = Field(
+        default_factory=list, description="All the shop's named tax rates when the job closed."
+    )
+    closing: int = Field(
+        default=1,
+        ge=1,
+        description="1 for the first closing; a job reopened and closed again sends 2, 3, ...",
+    )
 
     @property
     def subject(self) -> str:
         return self.job_id
+
+
+class JobReopened(Event):
+    """A closed job was reopened before its invoice was sent; its draft no longer stands.
+
+    Invoicing withdraws the draft of closing ``reopens_closing``; the next JobClosed (closing
+    ``reopens_closing + 1``) drafts it again."""
+
+    schema_version: Literal[1] = 1
+    job_id: str
+    shop_id: str
+    reopened_at: datetime
+    reopens_closing: int = Field(ge=1)
+    reason: str = ""
+
+    @property
+    def subject(self) -> str:
+        return self.job_id
+
+
+class EstimateApproved(Event):
+    """The customer approved an estimate. Carries the full lines and customer snapshot, so
+    invoicing can turn it into an invoice (+ Invoice) without calling jobs."""
+
+    schema_version: Literal[1] = 1
+    estimate_id: str
+    shop_id: str
+    approved_at: datetime
+    approved_by: str = Field(description="Who approved it, as the office recorded it.")
+    currency: Currency = "USD"
+    customer: CustomerSnapshot
+    service_address: Address
+    service_location_id: str | None = None
+    line_items: list[JobLineItem]
+    labor: list[LaborEntry]
+    tax_rates: list[TaxRate] = Field(default_factory=list)
+    notes: str = ""
+
+    @property
+    def subject(self) -> str:
+        return self.estimate_id
 
 
 class InvoiceLine(Contract):
@@ -121,6 +198,29 @@ class InvoiceDrafted(Event):
     service_address: Address
     lines: list[InvoiceLine]
     totals: InvoiceTotals
+    closing: int | None = Field(
+        default=None, description="For a job's invoice: the job closing it was drafted from."
+    )
+
+    @property
+    def subject(self) -> str:
+        return self.invoice_id
+
+
+class InvoiceDraftWithdrawn(Event):
+    """The draft left the office's queue: its job was reopened. A later InvoiceDrafted for the
+    same invoice brings it back with the job's new lines. It can come before any InvoiceDrafted
+    of that invoice (the reopening was seen first): then there is simply nothing to remove."""
+
+    schema_version: Literal[1] = 1
+    invoice_id: str
+    shop_id: str
+    job_id: str | None = None
+    withdrawn_at: datetime
+    reopens_closing: int = Field(
+        ge=1, description="The job closing reopened; drafts from it or earlier no longer stand."
+    )
+    reason: str
 
     @property
     def subject(self) -> str:
@@ -133,6 +233,7 @@ class InvoiceSent(Event):
     schema_version: Literal[1] = 1
     invoice_id: str
     shop_id: str
+    job_id: str | None = Field(default=None, description="The job it bills, if any.")
     invoice_number: str
     sent_at: datetime
     due_date: date
@@ -181,7 +282,10 @@ class PaymentReceived(Event):
 
 ALL_EVENTS: tuple[type[Event], ...] = (
     JobClosed,
+    JobReopened,
+    EstimateApproved,
     InvoiceDrafted,
+    InvoiceDraftWithdrawn,
     InvoiceSent,
     InvoiceViewed,
     PaymentReceived,

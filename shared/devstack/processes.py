@@ -27,6 +27,7 @@ WEB_PORTS = {
 }
 WORKERS = {
     "jobs-relay": ("services.jobs.entrypoints.relay", 9101),
+    "jobs-consumer": ("services.jobs.entrypoints.consumer", 9102),
     "invoicing-consumer": ("services.invoicing.entrypoints.consumer", 9103),
     "invoicing-relay": ("services.invoicing.entrypoints.relay", 9104),
 }

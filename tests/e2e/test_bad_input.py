@@ -240,3 +240,63 @@ def test_closing_a_canceled_job_is_a_conflict(jobs: Api) -> None:
     assert refused.json()["error"] == "job_canceled"
     assert jobs.get(f"/jobs/{job}").json()["status"] == "canceled"
     assert jobs.post(f"/jobs/{job}/cancel").status_code == 409
+
+
+def test_unknown_pricebook_items_and_tax_rates_are_refused_and_nothing_is_written(
+    jobs: Api,
+) -> None:
+    customer = create_customer(jobs, name="Pricebook probe")
+    ghost_item = {"pricebook_item_id": "ghost", "quantity": "1"}
+    refused = jobs.post("/jobs", job_body(customer, line_items=[ghost_item]))
+    assert refused.status_code == 422
+    assert fields(refused) == {
+        "line_items.0.pricebook_item_id": "no such item in this shop's pricebook"
+    }
+    ghost_rate = {"description": "x", "quantity": "1", "unit_price_cents": 1, "tax_rate_id": "r"}
+    refused_rate = jobs.post("/jobs", job_body(customer, line_items=[ghost_rate]))
+    assert fields(refused_rate) == {"line_items.0.tax_rate_id": "no such tax rate in this shop"}
+    labor = {"technician": "A", "hours": "1", "hourly_rate_cents": 1, "tax_rate_id": "r"}
+    assert fields(jobs.post("/jobs", job_body(customer, labor=[labor]))) == {
+        "labor.0.tax_rate_id": "no such tax rate in this shop"
+    }
+    assert jobs.get("/jobs", customer_id=customer).json()["items"] == []
+
+    job = create_job(jobs, customer)
+    before = jobs.get(f"/jobs/{job}").json()
+    field_line = {**ghost_item, "added_by": "Luis"}
+    late = jobs.post(f"/jobs/{job}/items", field_line)
+    assert late.status_code == 422
+    assert fields(late) == {"pricebook_item_id": "no such item in this shop's pricebook"}
+    assert jobs.get(f"/jobs/{job}").json() == before
+    bad_item = jobs.post(
+        "/pricebook/items", {"name": "x", "unit_price_cents": 1, "tax_rate_id": "r"}
+    )
+    assert fields(bad_item) == {"tax_rate_id": "no such tax rate in this shop"}
+    assert fields(jobs.post("/jobs", job_body(customer, line_items=[{"quantity": "1"}]))) == {
+        "line_items.0.description": "Value error, required for a line not taken from the pricebook",
+        "line_items.0.unit_price_cents": (
+            "Value error, required for a line not taken from the pricebook"
+        ),
+    }
+    assert jobs.post("/tax-rates", {"name": "Too much", "percent": "100.5"}).status_code == 422
+    assert jobs.post("/tax-rates/nope/default").status_code == 404
+    assert jobs.get("/pricebook/items", active="maybe").status_code == 422
+
+
+def test_reopening_an_open_job_and_changing_a_decided_estimate_are_conflicts(jobs: Api) -> None:
+    customer = create_customer(jobs, name="Conflict probe")
+    job = create_job(jobs, customer)
+    refused = jobs.post(f"/jobs/{job}/reopen")
+    assert refused.status_code == 409 and refused.json()["error"] == "job_not_closed"
+    estimate = jobs.post("/estimates", job_body(customer)).json()["estimate_id"]
+    assert jobs.post(f"/estimates/{estimate}/decline", {"reason": "later"}).status_code == 200
+    approve = jobs.post(f"/estimates/{estimate}/approve", {"approved_by": "Pat"})
+    assert approve.status_code == 409 and approve.json()["error"] == "estimate_already_decided"
+    line = {"description": "x", "quantity": "1", "unit_price_cents": 1}
+    assert jobs.post(f"/estimates/{estimate}/items", line).status_code == 409
+    empty = jobs.post("/estimates", job_body(customer, line_items=[], labor=[])).json()
+    sent = jobs.post(f"/estimates/{empty['estimate_id']}/send")
+    assert sent.status_code == 409 and sent.json()["error"] == "empty_estimate"
+    assert fields(jobs.post(f"/estimates/{estimate}/approve", {})) == {
+        "approved_by": "Field required"
+    }

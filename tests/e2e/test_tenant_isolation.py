@@ -25,6 +25,14 @@ BODIES: dict[str, dict[str, Any]] = {
         "hourly_rate_cents": 100,
         "added_by": "Mallory",
     },
+    "LineItemIn": {"description": "Valve", "quantity": "1", "unit_price_cents": 100},
+    "LaborEntryIn": {"technician": "Mallory", "hours": "1", "hourly_rate_cents": 100},
+    "UpdatePricebookItem": {"unit_price_cents": 1, "active": False},
+    "AssignTechnicians": {"technicians": ["Mallory"]},
+    "AddNote": {"author": "Mallory", "text": "was here"},
+    "ReopenJob": {"reason": "Mallory"},
+    "ApproveEstimate": {"approved_by": "Mallory"},
+    "DeclineEstimate": {"reason": "Mallory"},
 }
 
 
@@ -42,26 +50,57 @@ def test_no_jobs_endpoint_reaches_another_shops_data(module_platform: RunningPla
     mine, theirs = Api(url, "shop-owner"), Api(url, "shop-intruder")
     customer = create_customer(mine, name="Owner's customer")
     job = create_job(mine, customer)
-    before = mine.get(f"/jobs/{job}").json()
-    ids = {"customer_id": customer, "job_id": job}
+    closed = create_job(mine, customer)
+    assert mine.post(f"/jobs/{closed}/close").status_code == 200  # reopenable by its shop
+    rate = mine.post("/tax-rates", {"name": "County", "percent": "8"}).json()["tax_rate_id"]
+    item = mine.post("/pricebook/items", {"name": "Valve", "unit_price_cents": 900}).json()
+    estimate = mine.post("/estimates", job_body(customer)).json()["estimate_id"]
+    assert mine.post(f"/estimates/{estimate}/send").status_code == 200
+    watched = {
+        f"/jobs/{job}": mine.get(f"/jobs/{job}").json(),
+        f"/jobs/{closed}": mine.get(f"/jobs/{closed}").json(),
+        f"/estimates/{estimate}": mine.get(f"/estimates/{estimate}").json(),
+        f"/pricebook/items/{item['item_id']}": item,
+        "/tax-rates": mine.get("/tax-rates").json(),
+    }
+    ids = {
+        "customer_id": customer,
+        "job_id": job,
+        "tax_rate_id": rate,
+        "item_id": item["item_id"],
+        "estimate_id": estimate,
+    }
 
     spec = mine.session.get(url + "/openapi.json", timeout=10).json()
     probed = 0
     for path, operations in spec["paths"].items():
         if "{" not in path:
             continue
-        concrete = path.format(**ids)
         for method, operation in operations.items():
+            concrete = path.format(**{**ids, "job_id": closed if "reopen" in path else job})
             response = theirs.session.request(
                 method, url + concrete, json=body_for(operation), timeout=10
             )
             assert response.status_code == 404, f"{method.upper()} {path}: {response.text}"
             probed += 1
-    assert probed >= 9
+    assert probed >= 21
 
     assert theirs.get("/customers").json()["items"] == []
     assert theirs.get("/jobs").json()["items"] == []
     refused = theirs.post("/jobs", job_body(customer))
     assert refused.status_code == 422
-    assert mine.get(f"/jobs/{job}").json() == before  # nothing changed
+    for path, before in watched.items():
+        assert mine.get(path).json() == before, f"{path} changed"
+    for listing in ("/estimates", "/pricebook/items", "/tax-rates"):
+        assert theirs.get(listing).json()["items"] == [], listing
+    stolen_item = {"pricebook_item_id": item["item_id"], "quantity": "1"}
+    own_customer = create_customer(theirs, name="Intruder's customer")
+    refused_line = theirs.post("/jobs", job_body(own_customer, line_items=[stolen_item]))
+    assert refused_line.status_code == 422
+    assert refused_line.json()["fields"] == [
+        {
+            "field": "line_items.0.pricebook_item_id",
+            "reason": "no such item in this shop's pricebook",
+        }
+    ]
     assert mine.get(f"/customers/{customer}/locations").json()["items"] == []

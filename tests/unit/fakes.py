@@ -4,11 +4,13 @@ a port's abstract methods breaks the fake (and the tests) instead of silently di
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from services.invoicing.domain.model import Invoice
 from services.invoicing.service_layer import unit_of_work as invoicing_ports
+from services.jobs.domain.estimate import Estimate
 from services.jobs.domain.model import Customer, Job, ServiceLocation
+from services.jobs.domain.pricebook import PricebookItem, TaxRate
 from services.jobs.service_layer import unit_of_work as jobs_ports
 from shared.contracts import Event
 from shared.envelope import Envelope
@@ -48,6 +50,35 @@ class FakeServiceLocations(jobs_ports.ServiceLocationRepository):
         ]
 
 
+class FakeTaxRates(jobs_ports.TaxRateRepository):
+    def __init__(self) -> None:
+        self.rows: dict[str, TaxRate] = {}
+
+    def add(self, rate: TaxRate) -> None:
+        self.rows[rate.tax_rate_id] = rate
+
+    def for_shop(self, shop_id: str) -> list[TaxRate]:
+        return [rate for rate in self.rows.values() if rate.shop_id == shop_id]
+
+    def make_default(self, shop_id: str, tax_rate_id: str) -> None:
+        for rate in self.for_shop(shop_id):
+            self.rows[rate.tax_rate_id] = replace(rate, is_default=rate.tax_rate_id == tax_rate_id)
+
+
+class FakePricebook(jobs_ports.PricebookRepository):
+    def __init__(self) -> None:
+        self.rows: dict[str, PricebookItem] = {}
+
+    def add(self, item: PricebookItem) -> None:
+        self.rows[item.item_id] = item
+
+    def get_many(self, shop_id: str, item_ids: set[str]) -> list[PricebookItem]:
+        return [i for i in self.rows.values() if i.shop_id == shop_id and i.item_id in item_ids]
+
+    def save(self, item: PricebookItem) -> None:
+        self.rows[item.item_id] = item
+
+
 class FakeJobs(jobs_ports.JobRepository):
     """Stores copies, so a handler's in-memory changes only count once ``save`` is called, and
     ``save`` is optimistic on ``version`` exactly like the PostgreSQL adapter."""
@@ -75,6 +106,23 @@ class FakeJobs(jobs_ports.JobRepository):
         self.rows[job.job_id] = copy.deepcopy(job)
 
 
+class FakeEstimates(jobs_ports.EstimateRepository):
+    def __init__(self) -> None:
+        self.rows: dict[str, Estimate] = {}
+
+    def add(self, estimate: Estimate) -> None:
+        self.rows[estimate.estimate_id] = copy.deepcopy(estimate)
+
+    def get(self, shop_id: str, estimate_id: str) -> Estimate | None:
+        found = self.rows.get(estimate_id)
+        return copy.deepcopy(found) if found is not None and found.shop_id == shop_id else None
+
+    def save(self, estimate: Estimate) -> None:
+        if self.rows[estimate.estimate_id].version != estimate.version - 1:
+            raise ConcurrencyConflict(estimate.estimate_id, estimate.version - 1)
+        self.rows[estimate.estimate_id] = copy.deepcopy(estimate)
+
+
 @dataclass
 class PublishedEvent:
     aggregate_id: str
@@ -88,7 +136,10 @@ class FakeJobsUnitOfWork(jobs_ports.UnitOfWork):
     def __init__(self, customers: list[Customer] | None = None) -> None:
         self.customers = FakeCustomers(customers)
         self.locations = FakeServiceLocations()
+        self.tax_rates: FakeTaxRates = FakeTaxRates()
+        self.pricebook: FakePricebook = FakePricebook()
         self.jobs: FakeJobs = FakeJobs()
+        self.estimates: FakeEstimates = FakeEstimates()
         self.published: list[PublishedEvent] = []
         self._pending: list[PublishedEvent] = []
         self.commits = 0

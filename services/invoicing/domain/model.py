@@ -15,10 +15,12 @@ from services.invoicing.domain.totals import LineAmounts, invoice_totals, line_a
 from shared.contracts import (
     Event,
     InvoiceDrafted,
+    InvoiceDraftWithdrawn,
     InvoiceLine,
     InvoiceTotals,
     JobClosed,
     JobLineItem,
+    JobReopened,
     LaborEntry,
 )
 
@@ -29,6 +31,8 @@ INVOICE_NAMESPACE = uuid.UUID("5b0f8c8e-7a51-4a4f-9d0e-6f1f3c0f2a11")
 class InvoiceStatus(StrEnum):
     NONE = "none"
     DRAFT = "draft"
+    WITHDRAWN = "withdrawn"
+    """The job was reopened: out of the queue until it closes again."""
 
 
 class InvoiceAlreadyExists(Exception):
@@ -52,6 +56,10 @@ class Invoice:
     status: InvoiceStatus = InvoiceStatus.NONE
     shop_id: str = ""
     total_cents: int = 0
+    closing: int = 0
+    """The job closing the draft was made from (0: none yet)."""
+    reopened: int = 0
+    """The latest job closing known to be reopened: no closing up to it may be drafted."""
     pending: list[Event] = field(default_factory=list)
 
     @classmethod
@@ -62,8 +70,19 @@ class Invoice:
             invoice.version += 1
         return invoice
 
+    def is_news(self, job: JobClosed) -> bool:
+        """A closing this invoice has not been drafted from yet, while it can still be redrafted.
+
+        Closings are numbered, so a redelivered or late JobClosed is recognised whatever order
+        the JobClosed and JobReopened topics deliver in."""
+        return self._before_sending() and job.closing > max(self.closing, self.reopened)
+
+    def _before_sending(self) -> bool:
+        return self.status in (InvoiceStatus.NONE, InvoiceStatus.DRAFT, InvoiceStatus.WITHDRAWN)
+
     def draft_from_closed_job(self, job: JobClosed, now: datetime) -> None:
-        if self.status is not InvoiceStatus.NONE:
+        """Draft (or, after the job was reopened and closed again, redraft) from the job."""
+        if not self.is_news(job):
             raise InvoiceAlreadyExists(self.invoice_id)
         exempt = job.customer.tax_exempt
         lines = [_item_line(item, exempt) for item in job.line_items]
@@ -80,8 +99,29 @@ class Invoice:
                 service_address=job.service_address,
                 lines=lines,
                 totals=_totals(lines),
+                closing=job.closing,
             )
         )
+
+    def withdraw_for_reopened_job(self, job: JobReopened, now: datetime) -> bool:
+        """Take the draft out of the queue if it was made from the closing now reopened (or an
+        earlier one). Recorded even before that closing's JobClosed arrives (topics are not
+        ordered with each other), so it is never drafted. False when nothing changes: already
+        known, a later closing already drafted, or the invoice went out."""
+        k = job.reopens_closing
+        if not self._before_sending() or k <= self.reopened or k < self.closing:
+            return False
+        self._record(
+            InvoiceDraftWithdrawn(
+                invoice_id=self.invoice_id,
+                shop_id=job.shop_id,
+                job_id=job.job_id,
+                withdrawn_at=now,
+                reopens_closing=k,
+                reason=f"job reopened{': ' + job.reason if job.reason else ''}",
+            )
+        )
+        return True
 
     def _record(self, event: Event) -> None:
         self._apply(event)
@@ -92,6 +132,11 @@ class Invoice:
             self.status = InvoiceStatus.DRAFT
             self.shop_id = event.shop_id
             self.total_cents = event.totals.total_cents
+            self.closing = event.closing or 1
+        elif isinstance(event, InvoiceDraftWithdrawn):
+            self.status = InvoiceStatus.WITHDRAWN
+            self.shop_id = event.shop_id
+            self.reopened = max(self.reopened, event.reopens_closing)
 
 
 def _item_line(item: JobLineItem, customer_exempt: bool) -> InvoiceLine:
@@ -107,12 +152,19 @@ def _item_line(item: JobLineItem, customer_exempt: bool) -> InvoiceLine:
 
 
 def _labor_line(entry: LaborEntry, customer_exempt: bool) -> InvoiceLine:
+    """Hours × rate, or one flat charge that still says how long the work took."""
+    if entry.flat_amount_cents is not None:
+        description = f"Labor — {entry.technician} ({entry.hours.normalize():f} h, flat rate)"
+        quantity, price = Decimal(1), entry.flat_amount_cents
+    else:
+        description = f"Labor — {entry.technician}"
+        quantity, price = entry.hours, entry.hourly_rate_cents
     return _line(
         entry.entry_id,
         "labor",
-        f"Labor — {entry.technician}",
-        entry.hours,
-        entry.hourly_rate_cents,
+        description,
+        quantity,
+        price,
         taxable=entry.taxable and not customer_exempt,
         rate=entry.tax_rate_percent,
     )

@@ -1,9 +1,7 @@
-"""The invoicing service's consumer process: JobClosed → draft invoice."""
+"""The invoicing service's consumer process: JobClosed → draft invoice; JobReopened → the draft
+is withdrawn until the job closes again."""
 
 from __future__ import annotations
-
-import os
-import sys
 
 import psycopg
 
@@ -16,12 +14,9 @@ from services.invoicing.domain.model import (
 )
 from services.invoicing.service_layer import handlers
 from shared.consumer import Consumer
-from shared.contracts import JobClosed
+from shared.contracts import JobClosed, JobReopened
 from shared.envelope import Envelope
 from shared.eventstore import EventTooLarge
-from shared.kafka import make_consumer, make_producer
-from shared.logs import configure_logging
-from shared.worker import run_worker
 
 GROUP = "invoicing"
 
@@ -30,41 +25,31 @@ def on_job_closed(conn: psycopg.Connection, envelope: Envelope) -> None:
     handlers.when_job_is_closed_draft_invoice(envelope, PostgresUnitOfWork(conn), bootstrap.utc_now)
 
 
+def on_job_reopened(conn: psycopg.Connection, envelope: Envelope) -> None:
+    handlers.when_job_is_reopened_withdraw_draft(
+        envelope, PostgresUnitOfWork(conn), bootstrap.utc_now
+    )
+
+
 def invoice_streams(envelope: Envelope) -> list[str]:
-    """The invoice stream a JobClosed will load, so a batch reads them all at once."""
+    """The invoice stream a job event will load, so a batch reads them all at once."""
     event = envelope.event
-    if isinstance(event, JobClosed):
+    if isinstance(event, JobClosed | JobReopened):
         return [invoice_id_for_job(event.shop_id, event.job_id)]
     return []
 
 
 def build_consumer() -> Consumer:
-    settings = bootstrap.wiring.settings
-    kafka = make_consumer(
-        settings.kafka_bootstrap_servers,
+    return bootstrap.wiring.consumer(
         GROUP,
-        [JobClosed.topic],
-        session_timeout_ms=settings.consumer_session_timeout_ms,
-        heartbeat_interval_ms=settings.consumer_heartbeat_interval_ms,
-        max_poll_records=settings.consumer_batch_size,
-    )
-    producer = make_producer(settings.kafka_bootstrap_servers, client_id=f"{GROUP}-dlq")
-    return Consumer(
-        GROUP,
-        bootstrap.wiring.database_url,
-        kafka,
-        producer,
-        {JobClosed: on_job_closed},
-        max_attempts=settings.consumer_max_attempts,
+        {JobClosed: on_job_closed, JobReopened: on_job_reopened},
         poison=(TenantMismatch, InvoiceAlreadyExists, EventTooLarge),
         streams_for=invoice_streams,
     )
 
 
 def main() -> None:
-    configure_logging("invoicing-consumer", bootstrap.wiring.settings.log_level)
-    port = int(os.environ.get("PORT", "9103"))
-    sys.exit(run_worker("invoicing-consumer", [build_consumer()], port))
+    bootstrap.wiring.run_consumer(build_consumer, default_port=9103)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from shared.http import create_app, query_choice, shop_id
 from shared.openapi import doc
 from shared.pagination import PAGE_QUERY, page_of, requested_page
 
-STATUSES = frozenset({"draft"})
+STATUSES = frozenset({"draft", "withdrawn"})
 
 
 def build_app() -> Flask:
@@ -24,7 +24,7 @@ def build_app() -> Flask:
         "The office's queue: invoices oldest first, keyset-paginated",
         response=InvoicePage,
         query={
-            "status": "only invoices in this status (draft)",
+            "status": "only invoices in this status (draft, or withdrawn: its job was reopened)",
             "job_id": "only the invoice drafted from this job",
             **PAGE_QUERY,
         },

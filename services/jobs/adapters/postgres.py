@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, astuple, fields
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
+from pydantic import TypeAdapter
 
+from services.jobs.domain.estimate import Estimate, EstimateStatus
 from services.jobs.domain.model import (
     Address,
     Customer,
@@ -17,13 +19,18 @@ from services.jobs.domain.model import (
     JobStatus,
     LaborEntry,
     LineItem,
+    Note,
     PaymentTerms,
     ServiceLocation,
 )
+from services.jobs.domain.pricebook import PricebookItem, TaxRate
 from services.jobs.service_layer.unit_of_work import (
     CustomerRepository,
+    EstimateRepository,
     JobRepository,
+    PricebookRepository,
     ServiceLocationRepository,
+    TaxRateRepository,
     UnitOfWork,
 )
 from shared import eventstore
@@ -118,6 +125,70 @@ def _location(row: tuple[Any, ...]) -> ServiceLocation:
     return ServiceLocation(row[0], row[1], row[2], row[3], Address(**row[4]))
 
 
+class PostgresTaxRates(TaxRateRepository):
+    COLUMNS = "tax_rate_id, shop_id, name, percent, is_default"
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+
+    def add(self, rate: TaxRate) -> None:
+        self.conn.execute(
+            "INSERT INTO tax_rates (tax_rate_id, shop_id, name, percent) VALUES (%s, %s, %s, %s)",
+            (rate.tax_rate_id, rate.shop_id, rate.name, rate.percent),
+        )
+
+    def for_shop(self, shop_id: str) -> list[TaxRate]:
+        rows = self.conn.execute(
+            f"SELECT {self.COLUMNS} FROM tax_rates WHERE shop_id = %s"
+            " ORDER BY created_at, tax_rate_id",
+            (shop_id,),
+        ).fetchall()
+        return [TaxRate(*row) for row in rows]
+
+    def make_default(self, shop_id: str, tax_rate_id: str) -> None:
+        """Locks the shop's rates first, so two offices changing the default one after the
+        other never trip the one-default index."""
+        self.conn.execute("SELECT 1 FROM tax_rates WHERE shop_id = %s FOR UPDATE", (shop_id,))
+        self.conn.execute(
+            "UPDATE tax_rates SET is_default = false WHERE shop_id = %s AND is_default", (shop_id,)
+        )
+        self.conn.execute(
+            "UPDATE tax_rates SET is_default = true WHERE shop_id = %s AND tax_rate_id = %s",
+            (shop_id, tax_rate_id),
+        )
+
+
+class PostgresPricebook(PricebookRepository):
+    COLUMNS = (
+        "item_id, shop_id, name, unit_price_cents, taxable, description, sku, tax_rate_id, active"
+    )
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+
+    def add(self, item: PricebookItem) -> None:
+        self.conn.execute(
+            f"INSERT INTO pricebook_items ({self.COLUMNS})"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            astuple(item),
+        )
+
+    def get_many(self, shop_id: str, item_ids: set[str]) -> list[PricebookItem]:
+        rows = self.conn.execute(
+            f"SELECT {self.COLUMNS} FROM pricebook_items WHERE shop_id = %s AND item_id = ANY(%s)",
+            (shop_id, list(item_ids)),
+        ).fetchall()
+        return [PricebookItem(*row) for row in rows]
+
+    def save(self, item: PricebookItem) -> None:
+        self.conn.execute(
+            "UPDATE pricebook_items SET name = %s, unit_price_cents = %s, taxable = %s,"
+            " description = %s, sku = %s, tax_rate_id = %s, active = %s"
+            " WHERE shop_id = %s AND item_id = %s",
+            (*astuple(item)[2:], item.shop_id, item.item_id),
+        )
+
+
 class PostgresJobs(JobRepository):
     def __init__(self, conn: psycopg.Connection) -> None:
         self.conn = conn
@@ -125,7 +196,7 @@ class PostgresJobs(JobRepository):
     def add(self, job: Job) -> None:
         self.conn.execute(
             "INSERT INTO jobs (job_id, shop_id, customer_id, service_address, status, version,"
-            " service_location_id) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            " service_location_id, technicians) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 job.job_id,
                 job.shop_id,
@@ -134,6 +205,7 @@ class PostgresJobs(JobRepository):
                 job.status.value,
                 job.version,
                 job.service_location_id,
+                job.technicians,
             ),
         )
         self._write_lines(job)
@@ -142,50 +214,26 @@ class PostgresJobs(JobRepository):
         """Insert the lines not stored yet (technicians add them in the field)."""
         with self.conn.cursor() as cur:
             cur.executemany(
-                "INSERT INTO job_line_items (job_id, line_id, position, description, quantity,"
-                " unit_price_cents, taxable, tax_rate_percent, added_by, added_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                [
-                    (
-                        job.job_id,
-                        i.line_id,
-                        n,
-                        i.description,
-                        i.quantity,
-                        i.unit_price_cents,
-                        i.taxable,
-                        i.tax_rate_percent,
-                        i.added_by,
-                        i.added_at,
-                    )
-                    for n, i in enumerate(job.line_items)
-                ],
+                f"INSERT INTO job_line_items (job_id, position, {LINE_COLUMNS})"
+                f" VALUES (%s, %s, {_placeholders(LINE_COLUMNS)}) ON CONFLICT DO NOTHING",
+                [(job.job_id, n, *astuple(i)) for n, i in enumerate(job.line_items)],
             )
             cur.executemany(
-                "INSERT INTO job_labor (job_id, entry_id, position, technician, hours,"
-                " hourly_rate_cents, taxable, tax_rate_percent, added_by, added_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                [
-                    (
-                        job.job_id,
-                        e.entry_id,
-                        n,
-                        e.technician,
-                        e.hours,
-                        e.hourly_rate_cents,
-                        e.taxable,
-                        e.tax_rate_percent,
-                        e.added_by,
-                        e.added_at,
-                    )
-                    for n, e in enumerate(job.labor)
-                ],
+                f"INSERT INTO job_labor (job_id, position, {LABOR_COLUMNS})"
+                f" VALUES (%s, %s, {_placeholders(LABOR_COLUMNS)}) ON CONFLICT DO NOTHING",
+                [(job.job_id, n, *astuple(e)) for n, e in enumerate(job.labor)],
+            )
+            cur.executemany(
+                f"INSERT INTO job_notes (job_id, position, {NOTE_COLUMNS})"
+                f" VALUES (%s, %s, {_placeholders(NOTE_COLUMNS)}) ON CONFLICT DO NOTHING",
+                [(job.job_id, n, *astuple(note)) for n, note in enumerate(job.notes)],
             )
 
     def get(self, shop_id: str, job_id: str) -> Job | None:
         row = self.conn.execute(
             "SELECT job_id, shop_id, customer_id, service_address, status, closed_at, version,"
-            " service_location_id FROM jobs WHERE shop_id = %s AND job_id = %s",
+            " service_location_id, technicians, closings, invoice_sent"
+            " FROM jobs WHERE shop_id = %s AND job_id = %s",
             (shop_id, job_id),
         ).fetchone()
         if row is None:
@@ -199,35 +247,125 @@ class PostgresJobs(JobRepository):
             closed_at=row[5],
             version=row[6],
             service_location_id=row[7],
-            line_items=self._line_items(job_id),
-            labor=self._labor(job_id),
+            technicians=row[8],
+            closings=row[9],
+            invoice_sent=row[10],
+            line_items=[LineItem(*r) for r in self._rows("job_line_items", LINE_COLUMNS, job_id)],
+            labor=[LaborEntry(*r) for r in self._rows("job_labor", LABOR_COLUMNS, job_id)],
+            notes=[Note(*r) for r in self._rows("job_notes", NOTE_COLUMNS, job_id)],
         )
 
     def save(self, job: Job) -> None:
         cur = self.conn.execute(
-            "UPDATE jobs SET status = %s, closed_at = %s, version = %s"
-            " WHERE job_id = %s AND version = %s",
-            (job.status.value, job.closed_at, job.version, job.job_id, job.version - 1),
+            "UPDATE jobs SET status = %s, closed_at = %s, version = %s, technicians = %s,"
+            " closings = %s, invoice_sent = %s WHERE job_id = %s AND version = %s",
+            (
+                job.status.value,
+                job.closed_at,
+                job.version,
+                job.technicians,
+                job.closings,
+                job.invoice_sent,
+                job.job_id,
+                job.version - 1,
+            ),
         )
         if cur.rowcount != 1:
             raise ConcurrencyConflict(job.job_id, job.version - 1)
         self._write_lines(job)
 
-    def _line_items(self, job_id: str) -> list[LineItem]:
-        rows = self.conn.execute(
-            "SELECT line_id, description, quantity, unit_price_cents, taxable, tax_rate_percent,"
-            " added_by, added_at FROM job_line_items WHERE job_id = %s ORDER BY position",
-            (job_id,),
+    def _rows(self, table: str, columns: str, job_id: str) -> list[tuple[Any, ...]]:
+        return self.conn.execute(
+            f"SELECT {columns} FROM {table} WHERE job_id = %s ORDER BY position", (job_id,)
         ).fetchall()
-        return [LineItem(*row) for row in rows]
 
-    def _labor(self, job_id: str) -> list[LaborEntry]:
-        rows = self.conn.execute(
-            "SELECT entry_id, technician, hours, hourly_rate_cents, taxable, tax_rate_percent,"
-            " added_by, added_at FROM job_labor WHERE job_id = %s ORDER BY position",
-            (job_id,),
-        ).fetchall()
-        return [LaborEntry(*row) for row in rows]
+
+def _columns(cls: type) -> str:
+    """A dataclass's fields as column names, in field order (rows map back positionally)."""
+    return ", ".join(f.name for f in fields(cls))
+
+
+def _placeholders(columns: str) -> str:
+    return ", ".join(["%s"] * len(columns.split(",")))
+
+
+LINE_COLUMNS = _columns(LineItem)
+LABOR_COLUMNS = _columns(LaborEntry)
+NOTE_COLUMNS = _columns(Note)
+
+
+class PostgresEstimates(EstimateRepository):
+    COLUMNS = (
+        "estimate_id, shop_id, customer_id, service_address, service_location_id, line_items,"
+        " labor, notes, status, version, sent_at, decided_at, approved_by, decline_reason"
+    )
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+
+    def add(self, estimate: Estimate) -> None:
+        self.conn.execute(
+            f"INSERT INTO estimates ({self.COLUMNS}) VALUES ({_placeholders(self.COLUMNS)})",
+            _estimate_row(estimate),
+        )
+
+    def get(self, shop_id: str, estimate_id: str) -> Estimate | None:
+        row = self.conn.execute(
+            f"SELECT {self.COLUMNS} FROM estimates WHERE shop_id = %s AND estimate_id = %s",
+            (shop_id, estimate_id),
+        ).fetchone()
+        if row is None:
+            return None
+        return Estimate(
+            estimate_id=row[0],
+            shop_id=row[1],
+            customer_id=row[2],
+            service_address=Address(**row[3]),
+            service_location_id=row[4],
+            line_items=LINES.validate_python(row[5]),
+            labor=LABOR.validate_python(row[6]),
+            notes=row[7],
+            status=EstimateStatus(row[8]),
+            version=row[9],
+            sent_at=row[10],
+            decided_at=row[11],
+            approved_by=row[12],
+            decline_reason=row[13],
+        )
+
+    def save(self, estimate: Estimate) -> None:
+        cur = self.conn.execute(
+            "UPDATE estimates SET line_items = %s, labor = %s, notes = %s, status = %s,"
+            " version = %s, sent_at = %s, decided_at = %s, approved_by = %s, decline_reason = %s"
+            " WHERE estimate_id = %s AND version = %s",
+            (*_estimate_row(estimate)[5:], estimate.estimate_id, estimate.version - 1),
+        )
+        if cur.rowcount != 1:
+            raise ConcurrencyConflict(estimate.estimate_id, estimate.version - 1)
+
+
+LINES = TypeAdapter(list[LineItem])
+LABOR = TypeAdapter(list[LaborEntry])
+
+
+def _estimate_row(e: Estimate) -> tuple[Any, ...]:
+    """Columns in COLUMNS order; ``[5:]`` are the ones that can change."""
+    return (
+        e.estimate_id,
+        e.shop_id,
+        e.customer_id,
+        Jsonb(asdict(e.service_address)),
+        e.service_location_id,
+        Jsonb(LINES.dump_python(e.line_items, mode="json")),
+        Jsonb(LABOR.dump_python(e.labor, mode="json")),
+        e.notes,
+        e.status.value,
+        e.version,
+        e.sent_at,
+        e.decided_at,
+        e.approved_by,
+        e.decline_reason,
+    )
 
 
 class PostgresUnitOfWork(UnitOfWork):
@@ -241,7 +379,10 @@ class PostgresUnitOfWork(UnitOfWork):
         self._conn = self.pool.getconn()
         self.customers = PostgresCustomers(self._conn)
         self.locations = PostgresServiceLocations(self._conn)
+        self.tax_rates = PostgresTaxRates(self._conn)
+        self.pricebook = PostgresPricebook(self._conn)
         self.jobs = PostgresJobs(self._conn)
+        self.estimates = PostgresEstimates(self._conn)
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -66,6 +66,14 @@ class JobAlreadyClosed(Exception):
     """A job closes once; closing it again would bill the customer twice."""
 
 
+class InvoiceAlreadySent(Exception):
+    """The job's invoice went to the customer: the job can no longer be reopened."""
+
+
+class JobNotClosed(Exception):
+    """Only a closed job can be reopened."""
+
+
 class JobTooLarge(Exception):
     """More lines than one invoice can carry."""
 
@@ -129,10 +137,15 @@ class LineItem:
     added_by: str | None = None
     """Who added it in the field (None: it came with the job)."""
     added_at: datetime | None = None
+    pricebook_item_id: str | None = None
+    tax_rate_id: str | None = None
+    tax_rate_name: str | None = None
 
 
 @dataclass(frozen=True)
 class LaborEntry:
+    """Time on the job, billed by the hour or as a flat amount (``flat_amount_cents``)."""
+
     entry_id: str
     technician: str
     hours: Decimal
@@ -141,6 +154,19 @@ class LaborEntry:
     tax_rate_percent: Decimal = Decimal(0)
     added_by: str | None = None
     added_at: datetime | None = None
+    flat_amount_cents: int | None = None
+    tax_rate_id: str | None = None
+    tax_rate_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something the office or a technician wrote on the job ("gate code 4411")."""
+
+    note_id: str
+    author: str
+    text: str
+    added_at: datetime
 
 
 @dataclass
@@ -155,6 +181,12 @@ class Job:
     closed_at: datetime | None = None
     version: int = 1
     service_location_id: str | None = None
+    technicians: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    closings: int = 0
+    """How many times the job has been closed; each closing is one JobClosed."""
+    invoice_sent: bool = False
+    """Invoicing sent the job's invoice (learned from InvoiceSent)."""
 
     def start(self) -> None:
         """The technician is on site."""
@@ -176,10 +208,41 @@ class Job:
         self.labor.append(entry)
         self.version += 1
 
+    def assign(self, technicians: list[str]) -> None:
+        """Who works the job; technicians see their own jobs."""
+        self._must_be_open()
+        self.technicians = list(dict.fromkeys(technicians))
+        self.version += 1
+
+    def add_note(self, note: Note) -> None:
+        """Notes may be added at any time, even after the job is closed or canceled."""
+        self.notes.append(note)
+        self.version += 1
+
     def close(self, now: datetime) -> None:
         self._must_be_open()
         self._become(JobStatus.CLOSED)
         self.closed_at = now
+        self.closings += 1
+
+    def reopen(self) -> None:
+        """Back to in progress, to fix what was billed; refused once the invoice was sent."""
+        if self.status is not JobStatus.CLOSED:
+            raise JobNotClosed(f"job {self.job_id} is {self.status.value}, not closed")
+        if self.invoice_sent:
+            raise InvoiceAlreadySent(
+                f"the invoice for job {self.job_id} has been sent: correct the invoice instead"
+            )
+        self._become(JobStatus.IN_PROGRESS)
+        self.closed_at = None
+
+    def mark_invoice_sent(self) -> bool:
+        """Remember that the invoice went out; False if already known (a redelivery)."""
+        if self.invoice_sent:
+            return False
+        self.invoice_sent = True
+        self.version += 1
+        return True
 
     def _must_be_open(self) -> None:
         if self.status is JobStatus.CLOSED:

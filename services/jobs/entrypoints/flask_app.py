@@ -2,31 +2,50 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from flask import Flask, Response, g, jsonify, request
 from pydantic import BaseModel
 from werkzeug.exceptions import NotFound
 
 from services.jobs import bootstrap, views
 from services.jobs.adapters.postgres import PostgresUnitOfWork
+from services.jobs.domain.estimate import (
+    EmptyEstimate,
+    EstimateAlreadyDecided,
+    EstimateNotDraft,
+    EstimateStatus,
+    UnknownEstimate,
+)
 from services.jobs.domain.model import (
     CustomerType,
+    InvoiceAlreadySent,
     JobAlreadyClosed,
     JobCanceled,
+    JobNotClosed,
     JobStatus,
     JobTooLarge,
     UnknownCustomer,
     UnknownJob,
     UnknownServiceLocation,
 )
+from services.jobs.domain.pricebook import PricingError
 from services.jobs.entrypoints.schemas import (
     CustomerOut,
     CustomerPage,
+    EstimateOut,
+    EstimatePage,
     JobOut,
     JobPage,
+    PricebookItemOut,
+    PricebookPage,
     ServiceLocationList,
     ServiceLocationOut,
+    TaxRateList,
+    TaxRateOut,
 )
-from services.jobs.service_layer import commands, handlers
+from services.jobs.service_layer import commands, estimates, handlers
 from shared.eventstore import ConcurrencyConflict, EventTooLarge
 from shared.http import FieldError, create_app, parse_body, query_choice, shop_id
 from shared.openapi import doc
@@ -40,8 +59,15 @@ def build_app() -> Flask:
         bootstrap.wiring.ready,
         errors={
             UnknownJob: 404,
+            UnknownEstimate: 404,
+            EstimateNotDraft: 409,
+            EstimateAlreadyDecided: 409,
+            EmptyEstimate: 409,
             JobAlreadyClosed: 409,
             JobCanceled: 409,
+            JobNotClosed: 409,
+            InvoiceAlreadySent: 409,
+            PricingError: 422,
             ConcurrencyConflict: 409,
             EventTooLarge: 413,
             JobTooLarge: 413,
@@ -114,6 +140,90 @@ def build_app() -> Flask:
         items = [ServiceLocationOut.of(loc) for loc in locations]
         return _reply(ServiceLocationList(items=items))
 
+    @app.post("/tax-rates")
+    @doc(
+        "Add a named tax rate (the shop's first one is its default)",
+        body=commands.CreateTaxRate,
+        response=TaxRateOut,
+        status=201,
+    )
+    def create_tax_rate() -> tuple[Response, int]:
+        cmd = parse_body(commands.CreateTaxRate)
+        return _reply(TaxRateOut.of(handlers.create_tax_rate(shop_id(), cmd, _uow())), 201)
+
+    @app.get("/tax-rates")
+    @doc("The shop's tax rates, oldest first", response=TaxRateList)
+    def list_tax_rates() -> tuple[Response, int]:
+        with _uow() as uow:
+            rates = uow.tax_rates.for_shop(shop_id())
+        return _reply(TaxRateList(items=[TaxRateOut.of(rate) for rate in rates]))
+
+    @app.post("/tax-rates/<tax_rate_id>/default")
+    @doc("Make this the shop's default tax rate", response=TaxRateOut)
+    def make_default_tax_rate(tax_rate_id: str) -> tuple[Response, int]:
+        rate = handlers.make_default_tax_rate(shop_id(), tax_rate_id, _uow())
+        if rate is None:
+            raise NotFound(f"tax rate {tax_rate_id} not found")
+        return _reply(TaxRateOut.of(rate))
+
+    @app.post("/pricebook/items")
+    @doc(
+        "Add an item to the shop's pricebook",
+        body=commands.CreatePricebookItem,
+        response=PricebookItemOut,
+        status=201,
+    )
+    def add_pricebook_item() -> tuple[Response, int]:
+        cmd = parse_body(commands.CreatePricebookItem)
+        item = handlers.add_pricebook_item(shop_id(), cmd, _uow())
+        return _reply(PricebookItemOut.of(item), 201)
+
+    @app.get("/pricebook/items")
+    @doc(
+        "The shop's pricebook, oldest first, keyset-paginated",
+        response=PricebookPage,
+        query={
+            "search": "part of the name or SKU, any case",
+            "active": "true (default: both) or false for archived items",
+            **PAGE_QUERY,
+        },
+    )
+    def list_pricebook() -> tuple[Response, int]:
+        active = query_choice("active", {"true", "false"})
+        limit, after = requested_page(request.args)
+        with bootstrap.wiring.pool.connection() as conn:
+            items = views.list_pricebook(
+                conn,
+                shop_id(),
+                limit=limit,
+                after=after,
+                search=request.args.get("search"),
+                active=None if active is None else active == "true",
+            )
+        return _reply(PricebookPage.model_validate(page_of(items, limit, views.PRICEBOOK)))
+
+    @app.get("/pricebook/items/<item_id>")
+    @doc("One pricebook item", response=PricebookItemOut)
+    def get_pricebook_item(item_id: str) -> tuple[Response, int]:
+        with _uow() as uow:
+            found = uow.pricebook.get_many(shop_id(), {item_id})
+        if not found:
+            raise NotFound(f"pricebook item {item_id} not found")
+        return _reply(PricebookItemOut.of(found[0]))
+
+    @app.patch("/pricebook/items/<item_id>")
+    @doc(
+        "Change an item's price, name, tax or archive it (jobs keep the price they were given)",
+        body=commands.UpdatePricebookItem,
+        response=PricebookItemOut,
+    )
+    def update_pricebook_item(item_id: str) -> tuple[Response, int]:
+        cmd = parse_body(commands.UpdatePricebookItem)
+        item = handlers.update_pricebook_item(shop_id(), item_id, cmd, _uow())
+        if item is None:
+            raise NotFound(f"pricebook item {item_id} not found")
+        return _reply(PricebookItemOut.of(item))
+
     @app.post("/jobs")
     @doc(
         "Open a job with its line items and labor",
@@ -124,12 +234,8 @@ def build_app() -> Flask:
     )
     def create_job() -> tuple[Response, int]:
         cmd = parse_body(commands.CreateJob)
-        try:
+        with _customer_and_place_checked():
             job = handlers.create_job(shop_id(), cmd, _uow())
-        except UnknownCustomer as exc:
-            raise FieldError("customer_id", "unknown customer") from exc
-        except UnknownServiceLocation as exc:
-            raise FieldError("service_location_id", "not a location of this customer") from exc
         return _reply(JobOut.of(job), 201)
 
     @app.get("/jobs")
@@ -137,8 +243,9 @@ def build_app() -> Flask:
         "The shop's jobs, oldest first, keyset-paginated",
         response=JobPage,
         query={
-            "status": "open or closed",
+            "status": "scheduled, in_progress, closed or canceled",
             "customer_id": "only this customer's jobs",
+            "technician": "only the jobs this technician is assigned to",
             **PAGE_QUERY,
         },
     )
@@ -153,6 +260,7 @@ def build_app() -> Flask:
                 after=after,
                 status=status,
                 customer_id=request.args.get("customer_id"),
+                technician=request.args.get("technician"),
             )
         page = page_of(items, limit, views.JOBS)
         return _reply(JobPage.model_validate(page))
@@ -196,6 +304,38 @@ def build_app() -> Flask:
         job = handlers.add_labor(shop_id(), job_id, cmd, _uow(), bootstrap.utc_now)
         return _reply(JobOut.of(job))
 
+    @app.put("/jobs/<job_id>/technicians")
+    @doc(
+        "Assign the job's technicians (replaces the list)",
+        body=commands.AssignTechnicians,
+        response=JobOut,
+        errors=(409,),
+    )
+    def assign_technicians(job_id: str) -> tuple[Response, int]:
+        cmd = parse_body(commands.AssignTechnicians)
+        return _reply(JobOut.of(handlers.assign_technicians(shop_id(), job_id, cmd, _uow())))
+
+    @app.post("/jobs/<job_id>/notes")
+    @doc("Write a note on the job", body=commands.AddNote, response=JobOut, errors=(413,))
+    def add_note(job_id: str) -> tuple[Response, int]:
+        cmd = parse_body(commands.AddNote)
+        job = handlers.add_note(shop_id(), job_id, cmd, _uow(), bootstrap.utc_now)
+        return _reply(JobOut.of(job))
+
+    @app.post("/jobs/<job_id>/reopen")
+    @doc(
+        "Reopen a closed job before its invoice is sent: publishes JobReopened",
+        body=commands.ReopenJob,
+        response=JobOut,
+        errors=(409,),
+    )
+    def reopen_job(job_id: str) -> tuple[Response, int]:
+        cmd = parse_body(commands.ReopenJob, allow_empty=True)
+        job = handlers.reopen_job(
+            shop_id(), job_id, cmd, _uow(), bootstrap.utc_now, correlation_id=g.correlation_id
+        )
+        return _reply(JobOut.of(job))
+
     @app.post("/jobs/<job_id>/start")
     @doc("The technician started work on site", response=JobOut, errors=(409,))
     def start_job(job_id: str) -> tuple[Response, int]:
@@ -206,7 +346,133 @@ def build_app() -> Flask:
     def cancel_job(job_id: str) -> tuple[Response, int]:
         return _reply(JobOut.of(handlers.cancel_job(shop_id(), job_id, _uow())))
 
+    _estimate_routes(app)
     return app
+
+
+def _estimate_routes(app: Flask) -> None:
+    @app.post("/estimates")
+    @doc(
+        "Propose work and its price to a customer",
+        body=commands.CreateEstimate,
+        response=EstimateOut,
+        status=201,
+        errors=(413,),
+    )
+    def create_estimate() -> tuple[Response, int]:
+        cmd = parse_body(commands.CreateEstimate)
+        with _customer_and_place_checked():
+            estimate = estimates.create_estimate(shop_id(), cmd, _uow())
+        return _reply(EstimateOut.of(estimate), 201)
+
+    @app.get("/estimates")
+    @doc(
+        "The shop's estimates, oldest first, keyset-paginated",
+        response=EstimatePage,
+        query={
+            "status": "draft, sent, approved or declined",
+            "customer_id": "only this customer's estimates",
+            **PAGE_QUERY,
+        },
+    )
+    def list_estimates() -> tuple[Response, int]:
+        status = query_choice("status", {s.value for s in EstimateStatus})
+        limit, after = requested_page(request.args)
+        with bootstrap.wiring.pool.connection() as conn:
+            items = views.list_estimates(
+                conn,
+                shop_id(),
+                limit=limit,
+                after=after,
+                status=status,
+                customer_id=request.args.get("customer_id"),
+            )
+        return _reply(EstimatePage.model_validate(page_of(items, limit, views.ESTIMATES)))
+
+    @app.get("/estimates/<estimate_id>")
+    @doc("One estimate of the shop", response=EstimateOut)
+    def get_estimate(estimate_id: str) -> tuple[Response, int]:
+        with _uow() as uow:
+            estimate = uow.estimates.get(shop_id(), estimate_id)
+        if estimate is None:
+            raise NotFound(f"estimate {estimate_id} not found")
+        return _reply(EstimateOut.of(estimate))
+
+    @app.post("/estimates/<estimate_id>/items")
+    @doc(
+        "Add a line to a draft estimate",
+        body=commands.LineItemIn,
+        response=EstimateOut,
+        errors=(409, 413),
+    )
+    def add_estimate_line(estimate_id: str) -> tuple[Response, int]:
+        cmd = parse_body(commands.LineItemIn)
+        return _reply(
+            EstimateOut.of(estimates.add_estimate_line(shop_id(), estimate_id, cmd, _uow()))
+        )
+
+    @app.post("/estimates/<estimate_id>/labor")
+    @doc(
+        "Add labor to a draft estimate",
+        body=commands.LaborEntryIn,
+        response=EstimateOut,
+        errors=(409, 413),
+    )
+    def add_estimate_labor(estimate_id: str) -> tuple[Response, int]:
+        cmd = parse_body(commands.LaborEntryIn)
+        return _reply(
+            EstimateOut.of(estimates.add_estimate_labor(shop_id(), estimate_id, cmd, _uow()))
+        )
+
+    @app.post("/estimates/<estimate_id>/send")
+    @doc("Mark the estimate as sent to the customer", response=EstimateOut, errors=(409,))
+    def send_estimate(estimate_id: str) -> tuple[Response, int]:
+        estimate = estimates.send_estimate(shop_id(), estimate_id, _uow(), bootstrap.utc_now)
+        return _reply(EstimateOut.of(estimate))
+
+    @app.post("/estimates/<estimate_id>/approve")
+    @doc(
+        "Record the customer's approval: publishes EstimateApproved (a second one is 409)",
+        body=commands.ApproveEstimate,
+        response=EstimateOut,
+        errors=(409,),
+    )
+    def approve_estimate(estimate_id: str) -> tuple[Response, int]:
+        cmd = parse_body(commands.ApproveEstimate)
+        estimate = estimates.approve_estimate(
+            shop_id(),
+            estimate_id,
+            cmd,
+            _uow(),
+            bootstrap.utc_now,
+            correlation_id=g.correlation_id,
+        )
+        return _reply(EstimateOut.of(estimate))
+
+    @app.post("/estimates/<estimate_id>/decline")
+    @doc(
+        "Record that the customer declined",
+        body=commands.DeclineEstimate,
+        response=EstimateOut,
+        errors=(409,),
+    )
+    def decline_estimate(estimate_id: str) -> tuple[Response, int]:
+        cmd = parse_body(commands.DeclineEstimate, allow_empty=True)
+        estimate = estimates.decline_estimate(
+            shop_id(), estimate_id, cmd, _uow(), bootstrap.utc_now
+        )
+        return _reply(EstimateOut.of(estimate))
+
+
+@contextmanager
+def _customer_and_place_checked() -> Iterator[None]:
+    """An unknown customer or location named in a body is a 422 on that field."""
+    try:
+        yield
+    except UnknownCustomer as exc:
+        raise FieldError("customer_id", "unknown customer") from exc
+    except UnknownServiceLocation as exc:
+        raise FieldError("service_location_id", "not a location of this customer") from exc
 
 
 def _reply(body: BaseModel, status: int = 200) -> tuple[Response, int]:

@@ -97,20 +97,59 @@ class CreateCustomer(Command):
         return number
 
 
+Price = Annotated[int, Field(ge=0, le=100_000_000)]
+Quantity = Annotated[Decimal, Field(gt=0, le=100000, max_digits=12, decimal_places=3), _scale(3)]
+Hours = Annotated[Decimal, Field(gt=0, le=1000, max_digits=8, decimal_places=2), _scale(2)]
+
+
+def _one_rate(percent: Decimal | None, info: ValidationInfo) -> Decimal | None:
+    if percent is not None and info.data.get("tax_rate_id") is not None:
+        raise ValueError("give tax_rate_id or tax_rate_percent, not both")
+    return percent
+
+
 class LineItemIn(Command):
-    description: Text
-    quantity: Annotated[Decimal, Field(gt=0, le=100000, max_digits=12, decimal_places=3), _scale(3)]
-    unit_price_cents: int = Field(ge=0, le=100_000_000)
-    taxable: bool = True
-    tax_rate_percent: TaxRate = Decimal(0)
+    """A line from the pricebook (``pricebook_item_id``; anything else given overrides the item)
+    or a custom one (``description`` and ``unit_price_cents`` required). A taxable line without
+    a rate takes the item's rate, else the shop's default rate."""
+
+    pricebook_item_id: Text | None = None
+    description: Text | None = Field(default=None, validate_default=True)
+    quantity: Quantity
+    unit_price_cents: Price | None = Field(default=None, validate_default=True)
+    taxable: bool | None = None
+    tax_rate_id: Text | None = None
+    tax_rate_percent: TaxRate | None = None
+
+    @field_validator("description", "unit_price_cents")
+    @classmethod
+    def _custom_lines_say_what_and_how_much(cls, value: object, info: ValidationInfo) -> object:
+        if value is None and info.data.get("pricebook_item_id") is None:
+            raise ValueError("required for a line not taken from the pricebook")
+        return value
+
+    _rate = field_validator("tax_rate_percent")(_one_rate)
 
 
 class LaborEntryIn(Command):
+    """Billed by the hour (``hourly_rate_cents``) or as a flat amount (``flat_amount_cents``)."""
+
     technician: Text
-    hours: Annotated[Decimal, Field(gt=0, le=1000, max_digits=8, decimal_places=2), _scale(2)]
-    hourly_rate_cents: int = Field(ge=0, le=10_000_000)
+    hours: Hours
+    hourly_rate_cents: int | None = Field(default=None, ge=0, le=10_000_000)
+    flat_amount_cents: Price | None = Field(default=None, validate_default=True)
     taxable: bool = False
-    tax_rate_percent: TaxRate = Decimal(0)
+    tax_rate_id: Text | None = None
+    tax_rate_percent: TaxRate | None = None
+
+    @field_validator("flat_amount_cents")
+    @classmethod
+    def _hourly_or_flat(cls, flat: int | None, info: ValidationInfo) -> int | None:
+        if (flat is None) == (info.data.get("hourly_rate_cents") is None):
+            raise ValueError("give either hourly_rate_cents or flat_amount_cents (one of them)")
+        return flat
+
+    _rate = field_validator("tax_rate_percent")(_one_rate)
 
 
 class AddLineItem(LineItemIn):
@@ -123,6 +162,51 @@ class AddLaborEntry(LaborEntryIn):
     added_by: Text
 
 
+class CreateTaxRate(Command):
+    name: Text = Field(description="As printed on invoices, e.g. 'Fresno County 8.35%'")
+    percent: TaxRate
+    is_default: bool = Field(
+        default=False, description="Taxable lines without a rate take the default rate"
+    )
+
+
+class CreatePricebookItem(Command):
+    name: Text
+    description: str = Field(default="", max_length=2000)
+    sku: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    unit_price_cents: Price
+    taxable: bool = True
+    tax_rate_id: Text | None = None
+
+
+class UpdatePricebookItem(Command):
+    """Only the fields given change; lines already on jobs keep the price they were given."""
+
+    name: Text | None = None
+    description: str | None = Field(default=None, max_length=2000)
+    sku: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    unit_price_cents: Price | None = None
+    taxable: bool | None = None
+    tax_rate_id: Text | None = None
+    active: bool | None = Field(default=None, description="false archives the item")
+
+
+Technicians = Annotated[list[Text], Field(max_length=20)]
+
+
+class AssignTechnicians(Command):
+    technicians: Technicians = Field(description="Replaces the job's technicians")
+
+
+class AddNote(Command):
+    author: Text
+    text: Annotated[str, Field(min_length=1, max_length=5000)]
+
+
+class ReopenJob(Command):
+    reason: str = Field(default="", max_length=500)
+
+
 class AddServiceLocation(Command):
     name: Text = Field(
         description="How the office calls the place, e.g. 'Unit 4B' or 'Main office'"
@@ -130,7 +214,9 @@ class AddServiceLocation(Command):
     address: AddressIn
 
 
-class CreateJob(Command):
+class WorkForCustomer(Command):
+    """Work for a customer at one place, with its lines: what a job and an estimate share."""
+
     customer_id: Text
     service_location_id: Text | None = None
     service_address: AddressIn | None = Field(default=None, validate_default=True)
@@ -144,6 +230,22 @@ class CreateJob(Command):
         if has_location == (address is not None):
             raise ValueError("give either service_location_id or service_address (not both)")
         return address
+
+
+class CreateJob(WorkForCustomer):
+    technicians: Technicians = Field(default_factory=list)
+
+
+class CreateEstimate(WorkForCustomer):
+    notes: str = Field(default="", max_length=5000, description="Shown to the customer")
+
+
+class ApproveEstimate(Command):
+    approved_by: Text = Field(description="Who said yes, e.g. the customer's name")
+
+
+class DeclineEstimate(Command):
+    reason: str = Field(default="", max_length=500)
 
 
 class CloseJob(Command):

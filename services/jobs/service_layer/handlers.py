@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from services.jobs.domain.model import (
     Address,
@@ -14,11 +15,20 @@ from services.jobs.domain.model import (
     JobTooLarge,
     LaborEntry,
     LineItem,
+    Note,
     ServiceLocation,
     UnknownCustomer,
     UnknownJob,
     UnknownServiceLocation,
     resolve_payment_terms,
+)
+from services.jobs.domain.pricebook import (
+    LaborSpec,
+    LineSpec,
+    PricebookItem,
+    ShopPricing,
+    TaxRate,
+    UnknownTaxRate,
 )
 from services.jobs.service_layer import commands
 from services.jobs.service_layer.unit_of_work import UnitOfWork
@@ -30,6 +40,7 @@ SOURCE = "/services/jobs"
 MAX_JOB_CLOSED_BYTES = MAX_EVENT_BYTES * 2 // 3
 """Leaves room for the InvoiceDrafted built from it (about 15 % bigger) under the event cap."""
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 
 
 def create_customer(shop_id: str, cmd: commands.CreateCustomer, uow: UnitOfWork) -> Customer:
@@ -53,19 +64,117 @@ def create_customer(shop_id: str, cmd: commands.CreateCustomer, uow: UnitOfWork)
     return customer
 
 
+def create_tax_rate(shop_id: str, cmd: commands.CreateTaxRate, uow: UnitOfWork) -> TaxRate:
+    """A shop's first rate is its default; a later one becomes the default when asked."""
+    with uow:
+        first = not uow.tax_rates.for_shop(shop_id)
+        rate = TaxRate(str(uuid.uuid4()), shop_id, cmd.name, cmd.percent)
+        uow.tax_rates.add(rate)
+        if cmd.is_default or first:
+            uow.tax_rates.make_default(shop_id, rate.tax_rate_id)
+            rate = replace(rate, is_default=True)
+        uow.commit()
+    return rate
+
+
+def make_default_tax_rate(shop_id: str, tax_rate_id: str, uow: UnitOfWork) -> TaxRate | None:
+    """None when the shop has no such rate."""
+    with uow:
+        rate = _rates(uow, shop_id).get(tax_rate_id)
+        if rate is None:
+            return None
+        uow.tax_rates.make_default(shop_id, tax_rate_id)
+        uow.commit()
+    return replace(rate, is_default=True)
+
+
+def add_pricebook_item(
+    shop_id: str, cmd: commands.CreatePricebookItem, uow: UnitOfWork
+) -> PricebookItem:
+    with uow:
+        _must_know_rate(uow, shop_id, cmd.tax_rate_id)
+        item = PricebookItem(item_id=str(uuid.uuid4()), shop_id=shop_id, **cmd.model_dump())
+        uow.pricebook.add(item)
+        uow.commit()
+    return item
+
+
+def update_pricebook_item(
+    shop_id: str, item_id: str, cmd: commands.UpdatePricebookItem, uow: UnitOfWork
+) -> PricebookItem | None:
+    """None when the shop has no such item."""
+    with uow:
+        found = uow.pricebook.get_many(shop_id, {item_id})
+        if not found:
+            return None
+        _must_know_rate(uow, shop_id, cmd.tax_rate_id)
+        item = replace(found[0], **cmd.model_dump(exclude_none=True))
+        uow.pricebook.save(item)
+        uow.commit()
+    return item
+
+
+def _rates(uow: UnitOfWork, shop_id: str) -> dict[str, TaxRate]:
+    return {rate.tax_rate_id: rate for rate in uow.tax_rates.for_shop(shop_id)}
+
+
+def _must_know_rate(uow: UnitOfWork, shop_id: str, tax_rate_id: str | None) -> None:
+    if tax_rate_id is not None and tax_rate_id not in _rates(uow, shop_id):
+        raise UnknownTaxRate("tax_rate_id", "no such tax rate in this shop")
+
+
+def pricing_for(uow: UnitOfWork, shop_id: str, lines: Sequence[commands.LineItemIn]) -> ShopPricing:
+    """The shop's rates and the pricebook items these lines name, read once."""
+    wanted = {line.pricebook_item_id for line in lines if line.pricebook_item_id}
+    items = uow.pricebook.get_many(shop_id, wanted) if wanted else []
+    return ShopPricing.of(uow.tax_rates.for_shop(shop_id), items)
+
+
+def priced_lines(
+    pricing: ShopPricing,
+    lines: Sequence[commands.LineItemIn],
+    labor: Sequence[commands.LaborEntryIn],
+) -> tuple[list[LineItem], list[LaborEntry]]:
+    items = [
+        pricing.line(line_spec(line), f"line_items.{n}", str(uuid.uuid4()))
+        for n, line in enumerate(lines)
+    ]
+    entries = [
+        pricing.labor(labor_spec(entry), f"labor.{n}", str(uuid.uuid4()))
+        for n, entry in enumerate(labor)
+    ]
+    return items, entries
+
+
+def line_spec(line: commands.LineItemIn) -> LineSpec:
+    return LineSpec(**line.model_dump(include=LINE_SPEC_FIELDS))
+
+
+def labor_spec(entry: commands.LaborEntryIn) -> LaborSpec:
+    return LaborSpec(**entry.model_dump(include=LABOR_SPEC_FIELDS))
+
+
+LINE_SPEC_FIELDS = set(commands.LineItemIn.model_fields)
+LABOR_SPEC_FIELDS = set(commands.LaborEntryIn.model_fields)
+
+
 def create_job(shop_id: str, cmd: commands.CreateJob, uow: UnitOfWork) -> Job:
     with uow:
         customer = uow.customers.get(shop_id, cmd.customer_id)
         if customer is None:
             raise UnknownCustomer(cmd.customer_id)
+        items, labor = priced_lines(
+            pricing_for(uow, shop_id, cmd.line_items), cmd.line_items, cmd.labor
+        )
         job = Job(
             job_id=str(uuid.uuid4()),
             shop_id=shop_id,
             customer_id=cmd.customer_id,
             service_location_id=cmd.service_location_id,
-            service_address=_service_address(shop_id, cmd, uow),
-            line_items=[_line_item(item) for item in cmd.line_items],
-            labor=[_labor(entry) for entry in cmd.labor],
+            service_address=service_address(shop_id, cmd, uow),
+            line_items=items,
+            labor=labor,
+            technicians=list(dict.fromkeys(cmd.technicians)),
         )
         _ensure_it_can_be_invoiced(job, customer)
         uow.jobs.add(job)
@@ -91,7 +200,7 @@ def add_service_location(
     return location
 
 
-def _service_address(shop_id: str, cmd: commands.CreateJob, uow: UnitOfWork) -> Address:
+def service_address(shop_id: str, cmd: commands.WorkForCustomer, uow: UnitOfWork) -> Address:
     """The job keeps its own copy of where the work is, from a saved location or typed in."""
     if cmd.service_location_id is None:
         assert cmd.service_address is not None
@@ -112,33 +221,109 @@ def close_job(
     attempts: int = 3,
 ) -> Job:
     """Close the job and publish JobClosed in the same transaction; retried on a lost race."""
-    return _retrying(lambda: _close_once(shop_id, cmd, uow, clock, correlation_id), attempts)
+    return retrying(lambda: _close_once(shop_id, cmd, uow, clock, correlation_id), attempts)
 
 
 def start_job(shop_id: str, job_id: str, uow: UnitOfWork, *, attempts: int = 3) -> Job:
-    return _retrying(lambda: _change(shop_id, job_id, uow, Job.start), attempts)
+    return retrying(lambda: _change(shop_id, job_id, uow, Job.start), attempts)
 
 
 def cancel_job(shop_id: str, job_id: str, uow: UnitOfWork, *, attempts: int = 3) -> Job:
-    return _retrying(lambda: _change(shop_id, job_id, uow, Job.cancel), attempts)
+    return retrying(lambda: _change(shop_id, job_id, uow, Job.cancel), attempts)
 
 
 def add_line_item(
     shop_id: str, job_id: str, cmd: commands.AddLineItem, uow: UnitOfWork, clock: Clock
 ) -> Job:
     def add(job: Job) -> None:
-        job.add_line_item(LineItem(line_id=str(uuid.uuid4()), added_at=clock(), **cmd.model_dump()))
+        pricing = pricing_for(uow, shop_id, [cmd])
+        line = pricing.line(line_spec(cmd), "", str(uuid.uuid4()), cmd.added_by, clock())
+        job.add_line_item(line)
 
-    return _retrying(lambda: _change(shop_id, job_id, uow, add, check_size=True), 3)
+    return retrying(lambda: _change(shop_id, job_id, uow, add, check_size=True), 3)
 
 
 def add_labor(
     shop_id: str, job_id: str, cmd: commands.AddLaborEntry, uow: UnitOfWork, clock: Clock
 ) -> Job:
     def add(job: Job) -> None:
-        job.add_labor(LaborEntry(entry_id=str(uuid.uuid4()), added_at=clock(), **cmd.model_dump()))
+        pricing = pricing_for(uow, shop_id, [])
+        entry = pricing.labor(labor_spec(cmd), "", str(uuid.uuid4()), cmd.added_by, clock())
+        job.add_labor(entry)
 
-    return _retrying(lambda: _change(shop_id, job_id, uow, add, check_size=True), 3)
+    return retrying(lambda: _change(shop_id, job_id, uow, add, check_size=True), 3)
+
+
+def assign_technicians(
+    shop_id: str, job_id: str, cmd: commands.AssignTechnicians, uow: UnitOfWork
+) -> Job:
+    return retrying(
+        lambda: _change(shop_id, job_id, uow, lambda job: job.assign(cmd.technicians)), 3
+    )
+
+
+def add_note(
+    shop_id: str, job_id: str, cmd: commands.AddNote, uow: UnitOfWork, clock: Clock
+) -> Job:
+    def add(job: Job) -> None:
+        job.add_note(Note(str(uuid.uuid4()), cmd.author, cmd.text, clock()))
+
+    return retrying(lambda: _change(shop_id, job_id, uow, add, check_size=True), 3)
+
+
+def reopen_job(
+    shop_id: str,
+    job_id: str,
+    cmd: commands.ReopenJob,
+    uow: UnitOfWork,
+    clock: Clock,
+    *,
+    correlation_id: str = "",
+) -> Job:
+    """Reopen a closed job whose invoice has not gone out; publishes JobReopened, so invoicing
+    withdraws the draft until the job closes again."""
+
+    def once() -> Job:
+        with uow:
+            job = _job(uow, shop_id, job_id)
+            closing = job.closings
+            job.reopen()
+            uow.jobs.save(job)
+            event = contracts.JobReopened(
+                job_id=job.job_id,
+                shop_id=shop_id,
+                reopened_at=clock(),
+                reopens_closing=closing,
+                reason=cmd.reason,
+            )
+            uow.publish(job.job_id, job.version, envelope_of(event, shop_id, correlation_id))
+            uow.commit()
+        return job
+
+    return retrying(once, 3)
+
+
+def when_invoice_is_sent_stop_reopening(envelope: Envelope, uow: UnitOfWork) -> None:
+    """Once the job's invoice is with the customer, the job is corrected on the invoice instead.
+    Idempotent: a redelivered InvoiceSent changes nothing."""
+    sent = envelope.event
+    assert isinstance(sent, contracts.InvoiceSent)
+    if sent.job_id is None or sent.shop_id != envelope.tenant:
+        return
+    job = uow.jobs.get(sent.shop_id, sent.job_id)
+    if job is not None and job.mark_invoice_sent():
+        uow.jobs.save(job)
+
+
+def _job(uow: UnitOfWork, shop_id: str, job_id: str) -> Job:
+    job = uow.jobs.get(shop_id, job_id)
+    if job is None:
+        raise UnknownJob(job_id)
+    return job
+
+
+def envelope_of(event: contracts.Event, shop_id: str, correlation_id: str) -> Envelope:
+    return Envelope(event=event, tenant=shop_id, source=SOURCE, correlation_id=correlation_id)
 
 
 def _change(
@@ -162,7 +347,7 @@ def _change(
     return job
 
 
-def _retrying(attempt_once: Callable[[], Job], attempts: int) -> Job:
+def retrying(attempt_once: Callable[[], T], attempts: int = 3) -> T:
     """Run a read-modify-write again after losing an optimistic race (it reloads)."""
     for attempt in range(attempts):
         try:
@@ -185,17 +370,8 @@ def _close_once(
             raise UnknownCustomer(job.customer_id)
         job.close(clock())
         uow.jobs.save(job)
-        event = job_closed(job, customer)
-        uow.publish(
-            job.job_id,
-            job.version,
-            Envelope(
-                event=event,
-                tenant=shop_id,
-                source=SOURCE,
-                correlation_id=correlation_id,
-            ),
-        )
+        event = job_closed(job, customer, uow.tax_rates.for_shop(shop_id))
+        uow.publish(job.job_id, job.version, envelope_of(event, shop_id, correlation_id))
         uow.commit()
     return job
 
@@ -203,38 +379,68 @@ def _close_once(
 def _ensure_it_can_be_invoiced(job: Job, customer: Customer) -> None:
     """Refuse, at creation, a job whose JobClosed (and the invoice drafted from it, which is
     bigger) could not travel as one Kafka message."""
-    provisional = replace(job, closed_at=datetime(2000, 1, 1, tzinfo=UTC))
-    size = len(job_closed(provisional, customer).model_dump_json().encode())
+    provisional = replace(job, closed_at=datetime(2000, 1, 1, tzinfo=UTC), closings=1)
+    must_fit(job_closed(provisional, customer, []), "job")
+
+
+def must_fit(event: contracts.Event, what: str) -> None:
+    size = len(event.model_dump_json().encode())
     if size > MAX_JOB_CLOSED_BYTES:
         raise JobTooLarge(
-            f"the job would be {size:,} bytes as an event; at most {MAX_JOB_CLOSED_BYTES:,}:"
-            " split it into several jobs"
+            f"the {what} would be {size:,} bytes as an event; at most {MAX_JOB_CLOSED_BYTES:,}:"
+            f" split it into several {what}s"
         )
 
 
-def job_closed(job: Job, customer: Customer) -> contracts.JobClosed:
-    """The event-carried state invoicing needs: billing snapshot, service address, lines, labor."""
+def job_closed(job: Job, customer: Customer, rates: list[TaxRate]) -> contracts.JobClosed:
+    """The event-carried state invoicing needs: billing snapshot, service address, lines, labor,
+    the technicians' notes and the shop's tax rates."""
     assert job.closed_at is not None
     return contracts.JobClosed(
         job_id=job.job_id,
         shop_id=job.shop_id,
         closed_at=job.closed_at,
-        customer=contracts.CustomerSnapshot(
-            customer_id=customer.customer_id,
-            name=customer.name,
-            email=customer.email,
-            phone=customer.phone,
-            billing_address=_address_out(customer.billing_address),
-            customer_type=customer.customer_type.value,
-            payment_terms=customer.payment_terms.value,
-            payment_terms_days=customer.payment_terms_days,
-            tax_exempt=customer.tax_exempt,
-            tax_exemption_certificate=customer.tax_exemption_certificate,
-        ),
-        service_address=_address_out(job.service_address),
+        closing=job.closings,
+        customer=customer_snapshot(customer),
+        service_address=address_out(job.service_address),
         service_location_id=job.service_location_id,
-        line_items=[contracts.JobLineItem(**asdict(item)) for item in job.line_items],
-        labor=[contracts.LaborEntry(**asdict(entry)) for entry in job.labor],
+        line_items=line_items_out(job.line_items),
+        labor=labor_out(job.labor),
+        technicians=job.technicians,
+        notes=[contracts.JobNote(**asdict(note)) for note in job.notes],
+        tax_rates=tax_rates_out(rates),
+    )
+
+
+def line_items_out(items: list[LineItem]) -> list[contracts.JobLineItem]:
+    return [contracts.JobLineItem(**asdict(item)) for item in items]
+
+
+def labor_out(entries: list[LaborEntry]) -> list[contracts.LaborEntry]:
+    return [contracts.LaborEntry(**asdict(entry)) for entry in entries]
+
+
+def tax_rates_out(rates: list[TaxRate]) -> list[contracts.TaxRate]:
+    return [
+        contracts.TaxRate(
+            tax_rate_id=r.tax_rate_id, name=r.name, percent=r.percent, is_default=r.is_default
+        )
+        for r in rates
+    ]
+
+
+def customer_snapshot(customer: Customer) -> contracts.CustomerSnapshot:
+    return contracts.CustomerSnapshot(
+        customer_id=customer.customer_id,
+        name=customer.name,
+        email=customer.email,
+        phone=customer.phone,
+        billing_address=address_out(customer.billing_address),
+        customer_type=customer.customer_type.value,
+        payment_terms=customer.payment_terms.value,
+        payment_terms_days=customer.payment_terms_days,
+        tax_exempt=customer.tax_exempt,
+        tax_exemption_certificate=customer.tax_exemption_certificate,
     )
 
 
@@ -242,13 +448,5 @@ def _address(a: commands.AddressIn) -> Address:
     return Address(**a.model_dump())
 
 
-def _address_out(a: Address) -> contracts.Address:
+def address_out(a: Address) -> contracts.Address:
     return contracts.Address(**asdict(a))
-
-
-def _line_item(item: commands.LineItemIn) -> LineItem:
-    return LineItem(line_id=str(uuid.uuid4()), **item.model_dump())
-
-
-def _labor(entry: commands.LaborEntryIn) -> LaborEntry:
-    return LaborEntry(entry_id=str(uuid.uuid4()), **entry.model_dump())
