@@ -79,6 +79,7 @@ def address(n: int, city: str = "Oakland", region: str = "CA") -> dict[str, str]
 
 
 def sample_job(customer_id: str, n: int) -> dict[str, Any]:
+    """A custom-priced job (no pricebook needed): what `make smoke` closes."""
     return {
         "customer_id": customer_id,
         "service_address": address(n + 40),
@@ -102,30 +103,137 @@ def sample_job(customer_id: str, n: int) -> dict[str, Any]:
     }
 
 
+TAX_RATES = {
+    "northwind-hvac": [("Alameda County 10.25%", "10.25"), ("Oakland services 8.25%", "8.25")],
+    "bluepeak-plumbing": [("Denver 8.81%", "8.81"), ("Colorado state 2.9%", "2.9")],
+}
+PRICEBOOK = {
+    "northwind-hvac": [
+        ("Capacitor 45/5 MFD", "CAP-455", 8900, True),
+        ("R-410A refrigerant (lb)", "R410A-LB", 7500, True),
+        ("Condenser fan motor 1/4 HP", "FAN-025", 28900, True),
+        ("Diagnostic fee", "DIAG", 8900, False),
+    ],
+    "bluepeak-plumbing": [
+        ("50 gal gas water heater", "WH-50G", 129900, True),
+        ("Expansion tank 2 gal", "EXP-2", 6400, True),
+        ("Drain cleaning (main line)", "DRAIN-MAIN", 27500, False),
+        ("Permit fee", "PERMIT", 7500, False),
+    ],
+}
+TECHNICIANS = {
+    "northwind-hvac": ["Luis Ortega", "Priya Raman"],
+    "bluepeak-plumbing": ["Sam Okafor", "Jen Park"],
+}
+UNITS = ["Unit 1A", "Unit 2B", "Unit 3C"]
+
+
+class ShopLoader:
+    """One shop's demo: rates, pricebook, customers (a property manager with several units),
+    jobs in every status, and estimates (one approved, ready for + Invoice)."""
+
+    def __init__(self, api: Api, shop: str) -> None:
+        self.api = api
+        self.shop = shop
+        self.counts = {"customers": 0, "locations": 0, "jobs": 0, "closed": 0, "estimates": 0}
+        self.items: list[str] = []
+
+    def load(self) -> dict[str, int]:
+        for name, percent in TAX_RATES[self.shop]:
+            self.api.post("/tax-rates", {"name": name, "percent": percent})
+        for name, sku, price, taxable in PRICEBOOK[self.shop]:
+            item = {"name": name, "sku": sku, "unit_price_cents": price, "taxable": taxable}
+            self.items.append(self.api.post("/pricebook/items", item)["item_id"])
+        for n, customer in enumerate(SHOPS[self.shop]):
+            self.customer(n, *customer)
+        return self.counts
+
+    def customer(
+        self,
+        n: int,
+        name: str,
+        email: str,
+        phone: str,
+        terms: str,
+        kind: str,
+        certificate: str | None,
+    ) -> None:
+        body = {
+            "name": name,
+            "email": email,
+            "phone": phone,
+            "billing_address": address(n),
+            "customer_type": kind,
+            "payment_terms": terms,
+            "tax_exempt": certificate is not None,
+            "tax_exemption_certificate": certificate,
+        }
+        customer_id = self.api.post("/customers", body)["customer_id"]
+        self.counts["customers"] += 1
+        places: list[dict[str, Any]] = [{"service_address": address(n * 10 + 40)}]
+        if kind == "property_manager":
+            places = [
+                {"service_location_id": self.location(customer_id, unit, n * 10 + k)}
+                for k, unit in enumerate(UNITS)
+            ]
+        for k in range(3):
+            self.job(customer_id, places[k % len(places)], k)
+        self.estimate(customer_id, places[0], n)
+
+    def location(self, customer_id: str, unit: str, n: int) -> str:
+        body = {"name": unit, "address": {**address(n), "line2": unit}}
+        self.counts["locations"] += 1
+        return str(self.api.post(f"/customers/{customer_id}/locations", body)["location_id"])
+
+    def lines(self, k: int) -> list[dict[str, Any]]:
+        first, second = self.items[k % 2], self.items[2 + k % 2]
+        return [
+            {"pricebook_item_id": first, "quantity": "1"},
+            {"pricebook_item_id": second, "quantity": str(1 + k)},
+        ]
+
+    def job(self, customer_id: str, place: dict[str, Any], k: int) -> None:
+        """k = 0, 1: worked and closed (the office's queue); k = 2: scheduled."""
+        technicians = TECHNICIANS[self.shop]
+        body = {
+            "customer_id": customer_id,
+            **place,
+            "technicians": [technicians[k % 2]],
+            "line_items": self.lines(k),
+            "labor": [
+                {"technician": technicians[k % 2], "hours": "1.5", "hourly_rate_cents": 12500}
+            ],
+        }
+        job_id = self.api.post("/jobs", body)["job_id"]
+        self.counts["jobs"] += 1
+        if k == 2:
+            return
+        self.api.post(f"/jobs/{job_id}/start")
+        note = {"author": technicians[k % 2], "text": "Customer asked for a maintenance plan quote"}
+        self.api.post(f"/jobs/{job_id}/notes", note)
+        self.api.post(f"/jobs/{job_id}/close")
+        self.counts["closed"] += 1
+
+    def estimate(self, customer_id: str, place: dict[str, Any], n: int) -> None:
+        """Customer 0: approved; 1: sent; others: a draft."""
+        body = {
+            "customer_id": customer_id,
+            **place,
+            "line_items": self.lines(n),
+            "notes": "Valid 30 days",
+        }
+        estimate_id = self.api.post("/estimates", body)["estimate_id"]
+        self.counts["estimates"] += 1
+        if n <= 1:
+            self.api.post(f"/estimates/{estimate_id}/send")
+        if n == 0:
+            self.api.post(f"/estimates/{estimate_id}/approve", {"approved_by": "Front desk"})
+
+
 def load(jobs_url: str, token: str) -> dict[str, int]:
-    """Create customers and jobs in both shops; close two of every three jobs."""
-    counts = {"customers": 0, "jobs": 0, "closed": 0}
-    for shop, customers in SHOPS.items():
-        api = Api(jobs_url, token, shop)
-        for n, (name, email, phone, terms, kind, certificate) in enumerate(customers):
-            customer = api.post(
-                "/customers",
-                {
-                    "name": name,
-                    "email": email,
-                    "phone": phone,
-                    "billing_address": address(n),
-                    "customer_type": kind,
-                    "payment_terms": terms,
-                    "tax_exempt": certificate is not None,
-                    "tax_exemption_certificate": certificate,
-                },
-            )
-            counts["customers"] += 1
-            for k in range(3):
-                job = api.post("/jobs", sample_job(customer["customer_id"], n * 3 + k))
-                counts["jobs"] += 1
-                if k < 2:
-                    api.post(f"/jobs/{job['job_id']}/close")
-                    counts["closed"] += 1
-    return counts
+    """Both shops, through the jobs API; returns what was created, summed over the shops."""
+    totals: dict[str, int] = {}
+    for shop in SHOPS:
+        for name, count in ShopLoader(Api(jobs_url, token, shop), shop).load().items():
+            totals[name] = totals.get(name, 0) + count
+    return totals

@@ -146,9 +146,12 @@ class PostgresTaxRates(TaxRateRepository):
         return [TaxRate(*row) for row in rows]
 
     def make_default(self, shop_id: str, tax_rate_id: str) -> None:
-        """Locks the shop's rates first, so two offices changing the default one after the
-        other never trip the one-default index."""
-        self.conn.execute("SELECT 1 FROM tax_rates WHERE shop_id = %s FOR UPDATE", (shop_id,))
+        """One change of a shop's default at a time (a transaction lock on the shop), so two
+        offices changing it together queue instead of tripping the one-default index or
+        deadlocking on each other's rows."""
+        self.conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended('tax_rates:' || %s, 0))", (shop_id,)
+        )
         self.conn.execute(
             "UPDATE tax_rates SET is_default = false WHERE shop_id = %s AND is_default", (shop_id,)
         )
