@@ -83,6 +83,20 @@ def shop_id() -> str:
     return str(g.shop_id)
 
 
+ACTOR = re.compile(r"[^\x00-\x1f\x7f]{1,100}")
+
+
+def actor() -> str:
+    """Who is acting (``X-Actor``: the signed-in staff member, as the gateway names them);
+    "staff" when not said."""
+    name = request.headers.get("X-Actor", "").strip()
+    if not name:
+        return "staff"
+    if ACTOR.fullmatch(name) is None:
+        raise FieldError("X-Actor", "must be 1-100 printable characters")
+    return name
+
+
 def query_choice(name: str, allowed: set[str] | frozenset[str]) -> str | None:
     """A query parameter that must be one of ``allowed`` (absent or empty: None)."""
     value = request.args.get(name) or None

@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     topic_replication_factor: int = 1
     internal_api_token: str = "dev-internal-token"
+    pay_base_url: str = "http://127.0.0.1:8004"
+    """Where customers open pay links (payments' public address); links are <this>/p/<token>."""
     log_level: str = "INFO"
     relay_batch_size: int = 1000
     consumer_batch_size: int = 1000

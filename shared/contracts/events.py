@@ -167,7 +167,7 @@ class EstimateApproved(Event):
 
 class InvoiceLine(Contract):
     line_id: str
-    kind: Literal["item", "labor"]
+    kind: Literal["item", "labor", "charge"]
     description: str
     quantity: Quantity
     unit_price_cents: NonNegativeCents
@@ -176,6 +176,23 @@ class InvoiceLine(Contract):
     subtotal_cents: Cents
     tax_cents: Cents
     total_cents: Cents
+    tax_rate_name: str | None = None
+    added_by: str | None = Field(
+        default=None, description="The technician who added it in the field, if one did."
+    )
+    added_at: datetime | None = None
+
+
+PaymentMethod = Literal["card", "ach"]
+
+
+class ShopBranding(Contract):
+    """How the shop looks to its customers: on the PDF, the pay page, emails and texts."""
+
+    name: str
+    logo_url: str | None = None
+    color: str = Field(default="#1f6feb", pattern=r"^#[0-9a-fA-F]{6}$")
+    time_zone: str = "America/Los_Angeles"
 
 
 class InvoiceTotals(Contract):
@@ -201,6 +218,9 @@ class InvoiceDrafted(Event):
     closing: int | None = Field(
         default=None, description="For a job's invoice: the job closing it was drafted from."
     )
+    estimate_id: str | None = None
+    allowed_payment_methods: list[PaymentMethod] = Field(default=["card", "ach"], min_length=1)
+    drafted_by: str | None = Field(default=None, description="Staff who drafted it; None: auto.")
 
     @property
     def subject(self) -> str:
@@ -227,6 +247,43 @@ class InvoiceDraftWithdrawn(Event):
         return self.invoice_id
 
 
+class InvoiceUpdated(Event):
+    """Staff changed an invoice (a draft, or a correction to a sent one). Carries the whole
+    resulting invoice, so a consumer's copy is simply replaced."""
+
+    schema_version: Literal[1] = 1
+    invoice_id: str
+    shop_id: str
+    updated_at: datetime
+    updated_by: str
+    change: Literal[
+        "bill_to",
+        "service_address",
+        "line_added",
+        "line_changed",
+        "line_removed",
+        "payment_methods",
+        "due_date",
+        "note",
+    ]
+    summary: str = Field(description="The change in plain words, for the timeline.")
+    sent: bool = Field(description="True: a correction to an invoice the customer already has.")
+    customer: CustomerSnapshot
+    service_address: Address
+    lines: list[InvoiceLine]
+    totals: InvoiceTotals
+    allowed_payment_methods: list[PaymentMethod] = Field(min_length=1)
+    payment_methods_chosen: bool = False
+    due_date: date | None = Field(
+        default=None, description="Set by staff (an override), or fixed at Send."
+    )
+    note: str | None = Field(default=None, description="An internal note (change = note).")
+
+    @property
+    def subject(self) -> str:
+        return self.invoice_id
+
+
 class InvoiceSent(Event):
     """Staff sent the invoice: it has a number, a due date and a pay link."""
 
@@ -236,14 +293,34 @@ class InvoiceSent(Event):
     job_id: str | None = Field(default=None, description="The job it bills, if any.")
     invoice_number: str
     sent_at: datetime
+    sent_by: str | None = None
     due_date: date
     currency: Currency = "USD"
     customer: CustomerSnapshot
     service_address: Address
     lines: list[InvoiceLine]
     totals: InvoiceTotals
-    allowed_payment_methods: list[Literal["card", "ach"]] = Field(min_length=1)
+    allowed_payment_methods: list[PaymentMethod] = Field(min_length=1)
     pay_url: str
+    pay_token: str | None = Field(
+        default=None, description="The secret in pay_url (>= 128 bits), for payments' lookup."
+    )
+    shop: ShopBranding | None = None
+
+    @property
+    def subject(self) -> str:
+        return self.invoice_id
+
+
+class InvoiceVoided(Event):
+    """Staff voided an unpaid invoice: nothing is owed on it; its pay link says so."""
+
+    schema_version: Literal[1] = 1
+    invoice_id: str
+    shop_id: str
+    voided_at: datetime
+    voided_by: str
+    reason: str = ""
 
     @property
     def subject(self) -> str:
@@ -263,6 +340,27 @@ class InvoiceViewed(Event):
         return self.invoice_id
 
 
+PositiveCents = Annotated[int, Field(gt=0, description="Money in minor units (cents), > 0.")]
+
+
+class PaymentInitiated(Event):
+    """A payment started but has not cleared (ACH takes days): the invoice shows Payment pending
+    and reminders pause."""
+
+    schema_version: Literal[1] = 1
+    payment_id: str
+    invoice_id: str
+    shop_id: str
+    initiated_at: datetime
+    amount_cents: PositiveCents
+    currency: Currency = "USD"
+    method: PaymentMethod
+
+    @property
+    def subject(self) -> str:
+        return self.invoice_id
+
+
 class PaymentReceived(Event):
     """Money for an invoice has been received (card captured, or ACH cleared)."""
 
@@ -271,9 +369,47 @@ class PaymentReceived(Event):
     invoice_id: str
     shop_id: str
     received_at: datetime
-    amount_cents: Annotated[int, Field(gt=0)]
+    amount_cents: PositiveCents
     currency: Currency = "USD"
-    method: Literal["card", "ach"]
+    method: PaymentMethod
+    fee_cents: NonNegativeCents | None = Field(default=None, description="Processor fee, if known.")
+
+    @property
+    def subject(self) -> str:
+        return self.invoice_id
+
+
+class PaymentFailed(Event):
+    """A payment failed or was returned (an ACH return can come after it cleared): the balance is
+    open again and reminders resume."""
+
+    schema_version: Literal[1] = 1
+    payment_id: str
+    invoice_id: str
+    shop_id: str
+    failed_at: datetime
+    amount_cents: PositiveCents
+    currency: Currency = "USD"
+    method: PaymentMethod
+    reason: str = ""
+
+    @property
+    def subject(self) -> str:
+        return self.invoice_id
+
+
+class RefundIssued(Event):
+    """Money from a payment went back to the customer."""
+
+    schema_version: Literal[1] = 1
+    refund_id: str
+    payment_id: str
+    invoice_id: str
+    shop_id: str
+    refunded_at: datetime
+    amount_cents: PositiveCents
+    currency: Currency = "USD"
+    reason: str = ""
 
     @property
     def subject(self) -> str:
@@ -286,8 +422,13 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     EstimateApproved,
     InvoiceDrafted,
     InvoiceDraftWithdrawn,
+    InvoiceUpdated,
     InvoiceSent,
+    InvoiceVoided,
     InvoiceViewed,
+    PaymentInitiated,
     PaymentReceived,
+    PaymentFailed,
+    RefundIssued,
 )
 EVENTS_BY_TYPE: dict[str, type[Event]] = {cls.__name__: cls for cls in ALL_EVENTS}

@@ -54,7 +54,7 @@ def test_drafting_appends_the_event_and_projects_the_queue_in_one_transaction(db
         conn.commit()
         (stored,) = eventstore.load(conn, invoice_id)
         document = views.get_invoice(conn, "shop-1", invoice_id)
-        queue = views.list_invoices(conn, "shop-1", status="draft", limit=10)
+        queue = views.list_invoices(conn, "shop-1", today=NOW.date(), status="draft", limit=10)
         outbox = conn.execute(
             "SELECT topic, published_at FROM events WHERE aggregate_id = %s", (invoice_id,)
         ).fetchall()

@@ -7,12 +7,13 @@ import copy
 from dataclasses import dataclass, replace
 
 from services.invoicing.domain.model import Invoice
+from services.invoicing.domain.settings import ShopSettings
 from services.invoicing.service_layer import unit_of_work as invoicing_ports
 from services.jobs.domain.estimate import Estimate
 from services.jobs.domain.model import Customer, Job, ServiceLocation
 from services.jobs.domain.pricebook import PricebookItem, TaxRate
 from services.jobs.service_layer import unit_of_work as jobs_ports
-from shared.contracts import Event
+from shared.contracts import EstimateApproved, Event
 from shared.envelope import Envelope
 from shared.eventstore import ConcurrencyConflict
 
@@ -166,22 +167,81 @@ class FakeInvoices(invoicing_ports.InvoiceRepository):
 
     def __init__(self) -> None:
         self.streams: dict[str, list[Envelope]] = {}
+        self.published: list[Envelope] = []
         self.saves = 0
 
     def get(self, invoice_id: str) -> Invoice:
         history: list[Event] = [env.event for env in self.streams.get(invoice_id, [])]
         return Invoice.from_history(invoice_id, history)
 
-    def save(self, invoice: Invoice, cause: Envelope, source: str) -> None:
+    def save(
+        self, invoice: Invoice, cause: Envelope | None, source: str, correlation_id: str = ""
+    ) -> None:
         self.saves += 1
         stream = self.streams.setdefault(invoice.invoice_id, [])
         if len(stream) != invoice.version:
             raise ConcurrencyConflict(invoice.invoice_id, invoice.version)
-        stream.extend(cause.caused(event, source) for event in invoice.pending)
+        for envelope, publish in invoicing_ports.envelopes_for(
+            invoice, cause, source, correlation_id
+        ):
+            stream.append(envelope)
+            if publish:
+                self.published.append(envelope)
         invoice.version += len(invoice.pending)
         invoice.pending.clear()
+
+
+class FakeShopSettings(invoicing_ports.ShopSettingsRepository):
+    def __init__(self) -> None:
+        self.rows: dict[str, ShopSettings] = {}
+
+    def get(self, shop_id: str) -> ShopSettings:
+        return self.rows.get(shop_id, ShopSettings(shop_id))
+
+    def save(self, settings: ShopSettings) -> None:
+        self.rows[settings.shop_id] = settings
+
+
+class FakeInvoiceNumbers(invoicing_ports.InvoiceNumbers):
+    """Counts per shop; a rollback of the unit of work gives the numbers taken back."""
+
+    def __init__(self) -> None:
+        self.last: dict[str, int] = {}
+        self.taken: list[str] = []
+
+    def next(self, shop_id: str) -> int:
+        self.last[shop_id] = self.last.get(shop_id, 0) + 1
+        self.taken.append(shop_id)
+        return self.last[shop_id]
+
+    def give_back(self) -> None:
+        for shop_id in self.taken:
+            self.last[shop_id] -= 1
+        self.taken.clear()
+
+
+class FakeApprovedEstimates(invoicing_ports.ApprovedEstimates):
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], EstimateApproved] = {}
+
+    def add(self, estimate: EstimateApproved) -> None:
+        self.rows.setdefault((estimate.shop_id, estimate.estimate_id), estimate)
+
+    def get(self, shop_id: str, estimate_id: str) -> EstimateApproved | None:
+        return self.rows.get((shop_id, estimate_id))
 
 
 class FakeInvoicingUnitOfWork(invoicing_ports.UnitOfWork):
     def __init__(self) -> None:
         self.invoices: FakeInvoices = FakeInvoices()
+        self.settings: FakeShopSettings = FakeShopSettings()
+        self.numbers: FakeInvoiceNumbers = FakeInvoiceNumbers()
+        self.estimates: FakeApprovedEstimates = FakeApprovedEstimates()
+        self.commits = 0
+
+    def commit(self) -> None:
+        self.numbers.taken.clear()
+        self.commits += 1
+
+    def rollback(self) -> None:
+        self.numbers.give_back()

@@ -26,6 +26,7 @@ from tests.unit.fakes import FakeInvoicingUnitOfWork
 pytestmark = pytest.mark.unit
 
 NOW = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
+CARD_MAX = 500_000
 
 
 def clock() -> datetime:
@@ -34,7 +35,7 @@ def clock() -> datetime:
 
 def draft(job: JobClosed) -> InvoiceDrafted:
     invoice = Invoice(invoice_id_for_job(job.shop_id, job.job_id))
-    invoice.draft_from_closed_job(job, NOW)
+    invoice.draft_from_closed_job(job, NOW, CARD_MAX)
     assert len(invoice.pending) == 1
     event = invoice.pending[0]
     assert isinstance(event, InvoiceDrafted)
@@ -176,7 +177,7 @@ def test_a_drafted_invoice_cannot_be_drafted_again() -> None:
     invoice = Invoice.from_history(invoice_id_for_job(job.shop_id, job.job_id), [draft(job)])
     assert invoice.status is InvoiceStatus.DRAFT and invoice.version == 1
     with pytest.raises(InvoiceAlreadyExists):
-        invoice.draft_from_closed_job(job, NOW)
+        invoice.draft_from_closed_job(job, NOW, CARD_MAX)
     assert invoice.pending == []
 
 

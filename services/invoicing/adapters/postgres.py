@@ -1,13 +1,28 @@
-"""PostgreSQL adapters of the invoicing service: the invoice event stream and its projections."""
+"""PostgreSQL adapters of the invoicing service: the invoice event stream, its projection, the
+shop's settings and invoice numbers, and the copies of approved estimates."""
 
 from __future__ import annotations
 
+from dataclasses import astuple, fields
+from typing import Any
+
 import psycopg
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
 
 from services.invoicing import projections
 from services.invoicing.domain.model import Invoice
-from services.invoicing.service_layer.unit_of_work import InvoiceRepository, UnitOfWork
+from services.invoicing.domain.settings import ShopSettings
+from services.invoicing.service_layer.unit_of_work import (
+    ApprovedEstimates,
+    InvoiceNumbers,
+    InvoiceRepository,
+    ShopSettingsRepository,
+    UnitOfWork,
+    envelopes_for,
+)
 from shared import eventstore
+from shared.contracts import EstimateApproved, InvoiceDrafted
 from shared.envelope import Envelope
 
 
@@ -19,15 +34,127 @@ class PostgresInvoices(InvoiceRepository):
         history = [stored.envelope.event for stored in eventstore.load(self.conn, invoice_id)]
         return Invoice.from_history(invoice_id, history)
 
-    def save(self, invoice: Invoice, cause: Envelope, source: str) -> None:
-        envelopes = [cause.caused(event, source) for event in invoice.pending]
-        eventstore.append(self.conn, invoice.invoice_id, invoice.version, envelopes)
-        for offset, event in enumerate(invoice.pending, start=1):
-            projections.project(self.conn, event, invoice.version + offset)
-        invoice.version += len(invoice.pending)
+    def save(
+        self, invoice: Invoice, cause: Envelope | None, source: str, correlation_id: str = ""
+    ) -> None:
+        version = invoice.version
+        for envelope, publish in envelopes_for(invoice, cause, source, correlation_id):
+            version = eventstore.append(
+                self.conn, invoice.invoice_id, version, [envelope], publish=publish
+            )
+        drafted = [e.drafted_at for e in invoice.pending if isinstance(e, InvoiceDrafted)]
+        invoice.version = version
         invoice.pending.clear()
+        projections.project(self.conn, invoice, drafted[-1] if drafted else None)
+
+
+class PostgresShopSettings(ShopSettingsRepository):
+    COLUMNS = ", ".join(f.name for f in fields(ShopSettings))
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+
+    def get(self, shop_id: str) -> ShopSettings:
+        row = self.conn.execute(
+            f"SELECT {self.COLUMNS} FROM shop_settings WHERE shop_id = %s", (shop_id,)
+        ).fetchone()
+        return ShopSettings(*row) if row else ShopSettings(shop_id)
+
+    def save(self, settings: ShopSettings) -> None:
+        names = [f.name for f in fields(ShopSettings)]
+        updates = ", ".join(f"{n} = EXCLUDED.{n}" for n in names[1:])
+        self.conn.execute(
+            f"INSERT INTO shop_settings ({self.COLUMNS}) VALUES ({', '.join(['%s'] * len(names))})"
+            f" ON CONFLICT (shop_id) DO UPDATE SET {updates}, updated_at = clock_timestamp()",
+            astuple(settings),
+        )
+
+
+class PostgresInvoiceNumbers(InvoiceNumbers):
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+
+    def next(self, shop_id: str) -> int:
+        row = self.conn.execute(
+            "INSERT INTO invoice_numbers (shop_id, last) VALUES (%s, 1)"
+            " ON CONFLICT (shop_id) DO UPDATE SET last = invoice_numbers.last + 1"
+            " RETURNING last",
+            (shop_id,),
+        ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+class PostgresApprovedEstimates(ApprovedEstimates):
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+
+    def add(self, estimate: EstimateApproved) -> None:
+        self.conn.execute(
+            "INSERT INTO approved_estimates (shop_id, estimate_id, event) VALUES (%s, %s, %s)"
+            " ON CONFLICT DO NOTHING",
+            (estimate.shop_id, estimate.estimate_id, Jsonb(estimate.model_dump(mode="json"))),
+        )
+
+    def get(self, shop_id: str, estimate_id: str) -> EstimateApproved | None:
+        row = self.conn.execute(
+            "SELECT event FROM approved_estimates WHERE shop_id = %s AND estimate_id = %s",
+            (shop_id, estimate_id),
+        ).fetchone()
+        return EstimateApproved.model_validate(row[0]) if row else None
 
 
 class PostgresUnitOfWork(UnitOfWork):
+    """On a connection whose transaction someone else owns (the consumer's batch)."""
+
     def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
         self.invoices = PostgresInvoices(conn)
+        self.settings = PostgresShopSettings(conn)
+        self.numbers = PostgresInvoiceNumbers(conn)
+        self.estimates = PostgresApprovedEstimates(conn)
+
+    def commit(self) -> None:
+        """The owner of the transaction commits."""
+
+    def rollback(self) -> None:
+        """The owner of the transaction rolls back."""
+
+
+class PooledUnitOfWork(UnitOfWork):
+    """Borrows a pooled connection for one ``with`` block and owns its transaction (HTTP)."""
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self.pool = pool
+        self._conn: psycopg.Connection | None = None
+
+    def __enter__(self) -> PooledUnitOfWork:
+        self._conn = self.pool.getconn()
+        self.invoices = PostgresInvoices(self._conn)
+        self.settings = PostgresShopSettings(self._conn)
+        self.numbers = PostgresInvoiceNumbers(self._conn)
+        self.estimates = PostgresApprovedEstimates(self._conn)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            conn.rollback()
+        except psycopg.Error:
+            pass  # a broken connection: the pool discards it below
+        finally:
+            self.pool.putconn(conn)
+
+    @property
+    def conn(self) -> psycopg.Connection:
+        assert self._conn is not None, "use the unit of work in a with block"
+        return self._conn
+
+    def commit(self) -> None:
+        self.conn.commit()
+
+    def rollback(self) -> None:
+        if self._conn is not None:
+            self._conn.rollback()

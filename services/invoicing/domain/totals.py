@@ -54,6 +54,24 @@ def invoice_totals(lines: Iterable[LineAmounts]) -> Totals:
     return Totals(subtotal_cents=subtotal, tax_cents=tax)
 
 
+@dataclass(frozen=True)
+class Balance:
+    """What is owed on an invoice: its total, less what was paid, plus what was refunded (a
+    refund gives the money back, so it is owed again unless the invoice is corrected or void)."""
+
+    total_cents: int
+    paid_cents: int
+    refunded_cents: int
+
+    @property
+    def balance_cents(self) -> int:
+        return self.total_cents - self.paid_cents + self.refunded_cents
+
+
+def invoice_balance(total_cents: int, paid: Iterable[int], refunded: Iterable[int]) -> Balance:
+    return Balance(total_cents, sum(paid), sum(refunded))
+
+
 def format_cents(cents: int, currency: str = "USD") -> str:
     """How money is shown to people: $1,234.56 (negative as -$1,234.56)."""
     sign = "-" if cents < 0 else ""

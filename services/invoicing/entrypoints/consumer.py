@@ -1,5 +1,6 @@
 """The invoicing service's consumer process: JobClosed → draft invoice; JobReopened → the draft
-is withdrawn until the job closes again."""
+is withdrawn until the job closes again; EstimateApproved → invoicing's copy for + Invoice; facts
+from payments (viewed, paid, failed, refunded) → the invoice's history and status."""
 
 from __future__ import annotations
 
@@ -13,12 +14,29 @@ from services.invoicing.domain.model import (
     invoice_id_for_job,
 )
 from services.invoicing.service_layer import handlers
-from shared.consumer import Consumer
-from shared.contracts import JobClosed, JobReopened
+from shared.consumer import Consumer, Handler
+from shared.contracts import (
+    EstimateApproved,
+    Event,
+    InvoiceViewed,
+    JobClosed,
+    JobReopened,
+    PaymentFailed,
+    PaymentInitiated,
+    PaymentReceived,
+    RefundIssued,
+)
 from shared.envelope import Envelope
 from shared.eventstore import EventTooLarge
 
 GROUP = "invoicing"
+PAYMENT_FACTS: tuple[type[Event], ...] = (
+    InvoiceViewed,
+    PaymentInitiated,
+    PaymentReceived,
+    PaymentFailed,
+    RefundIssued,
+)
 
 
 def on_job_closed(conn: psycopg.Connection, envelope: Envelope) -> None:
@@ -31,18 +49,33 @@ def on_job_reopened(conn: psycopg.Connection, envelope: Envelope) -> None:
     )
 
 
+def on_estimate_approved(conn: psycopg.Connection, envelope: Envelope) -> None:
+    handlers.when_estimate_is_approved_keep_it(envelope, PostgresUnitOfWork(conn))
+
+
+def on_payment_fact(conn: psycopg.Connection, envelope: Envelope) -> None:
+    handlers.when_payments_report_record_it(envelope, PostgresUnitOfWork(conn))
+
+
 def invoice_streams(envelope: Envelope) -> list[str]:
-    """The invoice stream a job event will load, so a batch reads them all at once."""
+    """The invoice stream an event will load, so a batch reads them all at once."""
     event = envelope.event
     if isinstance(event, JobClosed | JobReopened):
         return [invoice_id_for_job(event.shop_id, event.job_id)]
-    return []
+    invoice_id = getattr(event, "invoice_id", None)
+    return [invoice_id] if isinstance(invoice_id, str) else []
 
 
 def build_consumer() -> Consumer:
+    routes: dict[type[Event], Handler] = {
+        JobClosed: on_job_closed,
+        JobReopened: on_job_reopened,
+        EstimateApproved: on_estimate_approved,
+    }
+    routes.update({fact: on_payment_fact for fact in PAYMENT_FACTS})
     return bootstrap.wiring.consumer(
         GROUP,
-        {JobClosed: on_job_closed, JobReopened: on_job_reopened},
+        routes,
         poison=(TenantMismatch, InvoiceAlreadyExists, EventTooLarge),
         streams_for=invoice_streams,
     )

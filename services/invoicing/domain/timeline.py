@@ -1,0 +1,81 @@
+"""An invoice's history in plain words: who did what, when (internal notes included)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.invoicing.domain.totals import format_cents
+from shared.contracts import (
+    Event,
+    InvoiceDrafted,
+    InvoiceDraftWithdrawn,
+    InvoiceSent,
+    InvoiceUpdated,
+    InvoiceViewed,
+    InvoiceVoided,
+    PaymentFailed,
+    PaymentInitiated,
+    PaymentReceived,
+    RefundIssued,
+)
+
+
+@dataclass(frozen=True)
+class Entry:
+    at: datetime
+    who: str
+    what: str
+    kind: str
+    note: str | None = None
+
+
+def timeline(events: list[Event]) -> list[Entry]:
+    """Oldest first, one entry per event of the history."""
+    return [entry for event in events if (entry := describe(event)) is not None]
+
+
+def describe(event: Event) -> Entry | None:
+    kind = type(event).__name__
+    if isinstance(event, InvoiceDrafted):
+        who = event.drafted_by or "FieldPay"
+        source = {"job": "from the closed job", "estimate": "from the approved estimate"}
+        what = f"drafted {source.get(event.source, 'from scratch')}"
+        return Entry(
+            event.drafted_at, who, f"{what}, {format_cents(event.totals.total_cents)}", kind
+        )
+    if isinstance(event, InvoiceDraftWithdrawn):
+        return Entry(event.withdrawn_at, "FieldPay", f"draft withdrawn: {event.reason}", kind)
+    if isinstance(event, InvoiceUpdated):
+        what = event.summary if not event.sent else f"corrected after sending: {event.summary}"
+        return Entry(event.updated_at, event.updated_by, what, kind, event.note)
+    if isinstance(event, InvoiceSent):
+        what = f"sent {event.invoice_number}, due {event.due_date.isoformat()}"
+        return Entry(event.sent_at, event.sent_by or "staff", what, kind)
+    if isinstance(event, InvoiceVoided):
+        reason = f": {event.reason}" if event.reason else ""
+        return Entry(event.voided_at, event.voided_by, f"voided{reason}", kind)
+    return _payment_entry(event, kind)
+
+
+def _payment_entry(event: Event, kind: str) -> Entry | None:
+    if isinstance(event, InvoiceViewed):
+        return Entry(event.viewed_at, "customer", "opened the pay link", kind)
+    if isinstance(event, PaymentInitiated):
+        what = f"started paying {format_cents(event.amount_cents)} by {_method(event.method)}"
+        return Entry(event.initiated_at, "customer", what, kind)
+    if isinstance(event, PaymentReceived):
+        what = f"paid {format_cents(event.amount_cents)} by {_method(event.method)}"
+        return Entry(event.received_at, "customer", what, kind)
+    if isinstance(event, PaymentFailed):
+        reason = f" ({event.reason})" if event.reason else ""
+        what = f"payment of {format_cents(event.amount_cents)} failed{reason}"
+        return Entry(event.failed_at, "payments", what, kind)
+    if isinstance(event, RefundIssued):
+        what = f"refunded {format_cents(event.amount_cents)}"
+        return Entry(event.refunded_at, "staff", what, kind)
+    return None
+
+
+def _method(method: str) -> str:
+    return "card" if method == "card" else "bank debit (ACH)"
