@@ -10,13 +10,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from kafka import KafkaProducer
 
 from shared import contracts
-from shared.envelope import Envelope
 from tests.support.api import Api, address, create_customer
 from tests.support.platform import RunningPlatform, wait_for
-from tests.support.topics import Message, read_all
+from tests.support.topics import Message, publish, read_all
 
 pytestmark = pytest.mark.e2e
 
@@ -244,13 +242,7 @@ def _publish_invoice_sent(bootstrap: str, shop: str, job_id: str) -> None:
         allowed_payment_methods=["card", "ach"],
         pay_url="http://localhost/p/token",
     )
-    envelope = Envelope(event=event, tenant=shop, source="/tests")
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    producer.send(
-        envelope.topic, key=envelope.key, value=envelope.value(), headers=envelope.headers()
-    )
-    producer.flush()
-    producer.close()
+    publish(bootstrap, event, shop)
 
 
 def test_an_approved_estimate_reaches_the_topic_once_with_its_lines_and_customer(

@@ -7,6 +7,10 @@ import uuid
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, TopicPartition
+from kafka import KafkaProducer
+
+from shared.contracts import Event
+from shared.envelope import Envelope
 
 
 @dataclass(frozen=True)
@@ -51,3 +55,17 @@ def read_all(
     finally:
         consumer.close()
     return messages
+
+
+def publish(bootstrap: str, event: Event, tenant: str, source: str = "/tests") -> Envelope:
+    """Put one event on its topic as a service would (CloudEvents headers, keyed by subject)."""
+    envelope = Envelope(event=event, tenant=tenant, source=source)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    try:
+        producer.send(
+            envelope.topic, key=envelope.key, value=envelope.value(), headers=envelope.headers()
+        )
+        producer.flush()
+    finally:
+        producer.close()
+    return envelope
