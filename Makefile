@@ -37,7 +37,8 @@ integration: $(STAMP)
 e2e: $(STAMP)
 	$(PY) -m pytest -q tests/e2e
 
-bench: $(STAMP)  ## closed→drafted throughput and latency vs the raw Kafka client rate
+bench: $(STAMP)  ## invoice PDF render time; closed→drafted throughput and latency vs the raw Kafka client
+	$(PY) -m bench.pdf
 	$(PY) -m bench.pipeline
 
 lint: $(STAMP)
