@@ -256,6 +256,7 @@ def test_refusals_write_nothing(module_platform: RunningPlatform, module_setting
     refused = invoicing.post(f"/invoices/{empty['invoice_id']}/send")
     assert refused.status_code == 422
     assert [f["field"] for f in refused.json()["fields"]] == ["no_lines"]
+    assert ok(invoicing.get(f"/invoices/{empty['invoice_id']}")) == empty  # nothing written
 
     invoice = scratch(invoicing)
     invoice_id = invoice["invoice_id"]

@@ -3,6 +3,7 @@ OpenAPI document, so a new route is covered (or this test fails asking for a bod
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -33,16 +34,76 @@ BODIES: dict[str, dict[str, Any]] = {
     "ReopenJob": {"reason": "Mallory"},
     "ApproveEstimate": {"approved_by": "Mallory"},
     "DeclineEstimate": {"reason": "Mallory"},
+    "ChangeAddress": {"address": address(66)},
+    "LineIn": {"description": "Mallory", "quantity": "1", "unit_price_cents": 1},
+    "LineChange": {"unit_price_cents": 1},
+    "SetPaymentMethods": {"methods": ["card"]},
+    "SetDueDate": {"due_date": "2030-01-01"},
+    "VoidInvoice": {"reason": "Mallory"},
 }
+INVOICING_BODIES = {"AddNote": {"text": "was here"}}
 
 
-def body_for(operation: dict[str, Any]) -> dict[str, Any] | None:
+def body_for(
+    operation: dict[str, Any], overrides: dict[str, dict[str, Any]] | None = None
+) -> dict[str, Any] | None:
     if "requestBody" not in operation:
         return None
     ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     name = ref.rsplit("/", 1)[-1]
-    assert name in BODIES, f"add a valid example body for {name} to this test"
-    return BODIES[name]
+    bodies = {**BODIES, **(overrides or {})}
+    assert name in bodies, f"add a valid example body for {name} to this test"
+    return bodies[name]
+
+
+def probe(
+    url: str,
+    theirs: Api,
+    ids: dict[str, str],
+    bodies: dict[str, Any] | None = None,
+    ids_for: Callable[[str], dict[str, str]] | None = None,
+) -> int:
+    """Every operation on a path with an id, as another shop: each must be a 404. ``ids_for``
+    picks other ids for some paths (e.g. a closed job for /reopen)."""
+    spec = theirs.session.get(url + "/openapi.json", timeout=10).json()
+    probed = 0
+    for path, operations in spec["paths"].items():
+        if "{" not in path:
+            continue
+        for method, operation in operations.items():
+            concrete = path.format(**{**ids, **(ids_for(path) if ids_for else {})})
+            response = theirs.session.request(
+                method, url + concrete, json=body_for(operation, bodies), timeout=10
+            )
+            assert response.status_code == 404, f"{method.upper()} {path}: {response.text}"
+            probed += 1
+    return probed
+
+
+def test_no_invoicing_endpoint_reaches_another_shops_invoices(
+    module_platform: RunningPlatform,
+) -> None:
+    url = module_platform.url("invoicing-web")
+    mine, theirs = Api(url, "shop-owner"), Api(url, "shop-intruder")
+    body = {
+        "customer": {
+            "customer_id": "c-1",
+            "name": "Owner's customer",
+            "email": "owner@example.com",
+            "billing_address": address(1),
+            "payment_terms_days": 0,
+        },
+        "service_address": address(2),
+        "lines": [{"description": "Call-out", "quantity": "1", "unit_price_cents": 9900}],
+    }
+    created = mine.post("/invoices", body)
+    assert created.status_code == 201, created.text
+    invoice = created.json()
+    ids = {"invoice_id": invoice["invoice_id"], "line_id": invoice["lines"][0]["line_id"]}
+    assert probe(url, theirs, ids, INVOICING_BODIES) >= 12
+    assert mine.get(f"/invoices/{invoice['invoice_id']}").json() == invoice
+    assert theirs.get("/invoices").json()["items"] == []
+    assert theirs.post("/invoices/from-estimate", {"estimate_id": "x"}).status_code == 422
 
 
 def test_no_jobs_endpoint_reaches_another_shops_data(module_platform: RunningPlatform) -> None:
@@ -71,18 +132,9 @@ def test_no_jobs_endpoint_reaches_another_shops_data(module_platform: RunningPla
         "estimate_id": estimate,
     }
 
-    spec = mine.session.get(url + "/openapi.json", timeout=10).json()
-    probed = 0
-    for path, operations in spec["paths"].items():
-        if "{" not in path:
-            continue
-        for method, operation in operations.items():
-            concrete = path.format(**{**ids, "job_id": closed if "reopen" in path else job})
-            response = theirs.session.request(
-                method, url + concrete, json=body_for(operation), timeout=10
-            )
-            assert response.status_code == 404, f"{method.upper()} {path}: {response.text}"
-            probed += 1
+    probed = probe(
+        url, theirs, ids, ids_for=lambda path: {"job_id": closed} if "reopen" in path else {}
+    )
     assert probed >= 21
 
     assert theirs.get("/customers").json()["items"] == []
