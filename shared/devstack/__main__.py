@@ -69,7 +69,8 @@ def _announce_when_ready(procs: list, token: str) -> None:  # type: ignore[type-
     if marker.exists() and marker.read_text() == os.environ["DATABASE_URL"]:
         print("demo data already loaded", flush=True)
     else:
-        counts = demo.load(procs[0].url, token)
+        urls = {p.name: p.url for p in procs}
+        counts = demo.load(urls["jobs-web"], token, urls["invoicing-web"])
         marker.write_text(os.environ["DATABASE_URL"])
         print(f"demo data loaded: {counts}", flush=True)
     lines = ["", "FieldPay is up:"] + [f"  {p.name:<20} {p.url}" for p in procs]

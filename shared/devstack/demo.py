@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
 from typing import Any
 
 import requests
@@ -70,6 +73,11 @@ class Api:
         result: dict[str, Any] = response.json()
         return result
 
+    def post_status(self, path: str, body: dict[str, Any]) -> int:
+        """POST and return the status code (for polling while a consumer catches up)."""
+        response = requests.post(self.base + path, json=body, headers=self.headers, timeout=10)
+        return response.status_code
+
     def get(self, path: str, **params: str) -> requests.Response:
         return requests.get(self.base + path, params=params, headers=self.headers, timeout=10)
 
@@ -137,6 +145,7 @@ class ShopLoader:
         self.shop = shop
         self.counts = {"customers": 0, "locations": 0, "jobs": 0, "closed": 0, "estimates": 0}
         self.items: list[str] = []
+        self.approved_estimate_id: str | None = None
 
     def load(self) -> dict[str, int]:
         for name, percent in TAX_RATES[self.shop]:
@@ -228,12 +237,71 @@ class ShopLoader:
             self.api.post(f"/estimates/{estimate_id}/send")
         if n == 0:
             self.api.post(f"/estimates/{estimate_id}/approve", {"approved_by": "Front desk"})
+            self.approved_estimate_id = estimate_id
 
 
-def load(jobs_url: str, token: str) -> dict[str, int]:
-    """Both shops, through the jobs API; returns what was created, summed over the shops."""
+BRANDING = {
+    "northwind-hvac": {
+        "name": "Northwind HVAC",
+        "color": "#0b6e4f",
+        "time_zone": "America/Los_Angeles",
+    },
+    "bluepeak-plumbing": {
+        "name": "BluePeak Plumbing",
+        "color": "#1f4e9c",
+        "time_zone": "America/Denver",
+    },
+}
+
+
+def load(jobs_url: str, token: str, invoicing_url: str | None = None) -> dict[str, int]:
+    """Both shops, through the jobs API (and, given its URL, invoicing: branding, two invoices
+    sent per shop, one of them overdue, and + Invoice on the approved estimate); returns what was
+    created, summed over the shops."""
     totals: dict[str, int] = {}
     for shop in SHOPS:
-        for name, count in ShopLoader(Api(jobs_url, token, shop), shop).load().items():
+        loader = ShopLoader(Api(jobs_url, token, shop), shop)
+        counts = loader.load()
+        if invoicing_url:
+            invoicing = Api(invoicing_url, token, shop)
+            counts |= invoice_demo(invoicing, shop, loader.approved_estimate_id)
+        for name, count in counts.items():
             totals[name] = totals.get(name, 0) + count
     return totals
+
+
+def invoice_demo(
+    api: Api, shop: str, estimate_id: str | None, wait_seconds: float = 60
+) -> dict[str, int]:
+    """Once the closed jobs' drafts are in the queue: brand the shop, send one invoice, send one
+    already past due (an override in the past), and invoice the approved estimate."""
+    requests.put(
+        api.base + "/settings", json=BRANDING[shop], headers=api.headers, timeout=10
+    ).raise_for_status()
+
+    def drafts() -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = api.get("/invoices", status="draft").json()["items"]
+        return items
+
+    _until(lambda: len(drafts()) >= 2, wait_seconds)
+    first, second = (draft["invoice_id"] for draft in drafts()[:2])
+    api.post(f"/invoices/{first}/send")
+    past = {"due_date": (date.today() - timedelta(days=12)).isoformat()}
+    requests.put(
+        api.base + f"/invoices/{second}/due-date", json=past, headers=api.headers, timeout=10
+    ).raise_for_status()
+    api.post(f"/invoices/{second}/send")
+    if estimate_id is None:
+        return {"sent": 2}
+    body = {"estimate_id": estimate_id}
+    _until(lambda: api.post_status("/invoices/from-estimate", body) == 201, wait_seconds)
+    return {"sent": 2, "from_estimate": 1}
+
+
+def _until(done: Callable[[], bool], seconds: float) -> None:
+    """Poll until ``done`` (invoicing's consumer catches up with jobs asynchronously)."""
+    deadline = time.monotonic() + seconds
+    while not done():
+        if time.monotonic() > deadline:
+            raise RuntimeError("invoicing did not catch up with the jobs service in time")
+        time.sleep(0.2)

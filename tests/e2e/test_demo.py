@@ -13,13 +13,15 @@ pytestmark = pytest.mark.e2e
 
 
 def test_demo_data_loads_for_both_shops(platform: RunningPlatform) -> None:
-    counts = demo.load(platform.url("jobs-web"), TOKEN)
+    counts = demo.load(platform.url("jobs-web"), TOKEN, platform.url("invoicing-web"))
     assert counts == {
         "customers": 5,
         "locations": 6,
         "jobs": 15,
         "closed": 10,
         "estimates": 5,
+        "sent": 4,
+        "from_estimate": 2,
     }
     drafts_wanted: dict[str, int] = {}
     for shop, customers in demo.SHOPS.items():
@@ -35,7 +37,11 @@ def test_demo_data_loads_for_both_shops(platform: RunningPlatform) -> None:
         assert len(jobs.get("/pricebook/items").json()["items"]) == 4
         rates = jobs.get("/tax-rates").json()["items"]
         assert [r["is_default"] for r in rates] == [True, False]
-        drafts_wanted[shop] = 2 * len(customers)
+        drafts_wanted[shop] = 2 * len(customers) - 2 + 1  # two sent, one from the estimate
+        invoicing = Api(platform.url("invoicing-web"), shop)
+        assert len(invoicing.get("/invoices", status="overdue").json()["items"]) == 1
+        assert len(invoicing.get("/invoices", status="sent").json()["items"]) == 1
+        assert invoicing.get("/settings").json()["name"] == demo.BRANDING[shop]["name"]
     for shop, wanted in drafts_wanted.items():
         invoicing = Api(platform.url("invoicing-web"), shop)
 
