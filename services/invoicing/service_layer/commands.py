@@ -83,7 +83,17 @@ class UpdateSettings(Command):
         "INV-{year}-"
     )
     card_max_cents: int = Field(default=500_000, ge=0, le=10_000_000_00)
-    logo_url: Annotated[str, Field(max_length=2000, pattern=r"^https?://")] | None = None
+    logo_url: (
+        Annotated[
+            str,
+            Field(
+                max_length=400_000,
+                pattern=r"^(https://|data:image/(png|jpeg);base64,)",
+                description="A data URL (PNG or JPEG, embedded in PDFs) or an https address",
+            ),
+        ]
+        | None
+    ) = None
     color: str = Field(default="#1f6feb", pattern=r"^#[0-9a-fA-F]{6}$")
     time_zone: str = "America/Los_Angeles"
 
