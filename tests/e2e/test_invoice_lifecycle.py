@@ -307,3 +307,57 @@ def test_refusals_write_nothing(module_platform: RunningPlatform, module_setting
         ).status_code
         == 409
     )
+
+
+def line(**overrides: Any) -> dict[str, Any]:
+    return {"description": "Service call", "quantity": "1", "unit_price_cents": 12900, **overrides}
+
+
+EXEMPT = customer_snapshot(tax_exempt=True, tax_exemption_certificate="EX-1")
+REVIEW_CASES: dict[str, dict[str, Any]] = {
+    "addresses_differ": {"service_address": address(44)},
+    "line_exempt_customer_not": {"lines": [line(taxable=False)]},
+    "customer_exempt_line_taxed": {"customer": EXEMPT, "lines": [line(taxable=True)]},
+    "card_off_above_limit": {"lines": [line(unit_price_cents=600_000)]},
+    "no_lines": {"lines": []},
+    "total_not_positive": {"lines": [line(unit_price_cents=0)]},
+    "no_contact": {"customer": customer_snapshot(email=None, phone=None)},
+}
+
+
+@pytest.mark.parametrize("code", sorted(REVIEW_CASES))
+def test_each_review_check_fires_on_its_case_only(
+    module_platform: RunningPlatform, code: str
+) -> None:
+    invoicing = Api(module_platform.url("invoicing-web"), SHOP)
+    invoice = scratch(invoicing, **REVIEW_CASES[code])
+    assert codes(invoice) == [code]
+    errors = {"no_lines", "total_not_positive", "no_contact"}
+    assert invoice["review"]["can_send"] is (code not in errors)
+
+
+def test_the_field_line_and_past_due_date_checks(module_platform: RunningPlatform) -> None:
+    jobs = Api(module_platform.url("jobs-web"), SHOP)
+    invoicing = Api(module_platform.url("invoicing-web"), SHOP)
+    customer = create_customer(jobs, name="Field check", billing_address=address(5))
+    job = create_job(jobs, customer, service_address=address(5), labor=[])
+    field = {
+        "description": "Valve",
+        "quantity": "1",
+        "unit_price_cents": 900,
+        "tax_rate_percent": "7.25",
+    }
+    ok(jobs.post(f"/jobs/{job}/items", {**field, "added_by": "Luis"}))
+    close_job(jobs, job)
+    wait_for(lambda: invoicing.get("/invoices", job_id=job).json()["items"], 20, "the draft")
+    invoice_id = invoicing.get("/invoices", job_id=job).json()["items"][0]["invoice_id"]
+    invoice = ok(invoicing.get(f"/invoices/{invoice_id}"))
+    assert codes(invoice) == ["line_added_in_field"]
+    assert invoice["review"]["lines_added_in_field"] == [invoice["lines"][-1]["line_id"]]
+    past = (date.today() - timedelta(days=3)).isoformat()
+    moved = ok(
+        invoicing.session.put(
+            f"{invoicing.base}/invoices/{invoice_id}/due-date", json={"due_date": past}, timeout=10
+        )
+    )
+    assert codes(moved) == ["line_added_in_field", "due_date_past"]

@@ -27,10 +27,10 @@ from services.invoicing.domain.model import (
 )
 from services.invoicing.domain.review import review
 from services.invoicing.domain.timeline import timeline
-from services.invoicing.domain.totals import invoice_balance
 from services.invoicing.service_layer import handlers
 from shared import contracts
 from shared.envelope import Envelope
+from shared.money import invoice_balance
 from tests.unit import builders
 from tests.unit.fakes import FakeInvoicingUnitOfWork
 

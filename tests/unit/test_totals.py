@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from services.invoicing.domain.totals import (
+from shared.money import (
     LineAmounts,
     Totals,
     format_cents,

@@ -28,8 +28,8 @@ from reportlab.platypus import (
 
 from services.invoicing.domain.model import Invoice
 from services.invoicing.domain.settings import ShopSettings
-from services.invoicing.domain.totals import format_cents
 from shared.contracts import Address
+from shared.money import format_cents
 
 STYLES = getSampleStyleSheet()
 SMALL = ParagraphStyle("small", parent=STYLES["Normal"], fontSize=9, leading=11)

@@ -13,14 +13,6 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
-from services.invoicing.domain.totals import (
-    Balance,
-    LineAmounts,
-    format_cents,
-    invoice_balance,
-    invoice_totals,
-    line_amounts,
-)
 from shared.contracts import (
     Address,
     CustomerSnapshot,
@@ -44,6 +36,14 @@ from shared.contracts import (
     PaymentReceived,
     RefundIssued,
     ShopBranding,
+)
+from shared.money import (
+    Balance,
+    LineAmounts,
+    format_cents,
+    invoice_balance,
+    invoice_totals,
+    line_amounts,
 )
 
 LineKind = Literal["item", "labor", "charge"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.invoicing.domain.totals import format_cents
 from shared.contracts import (
     Event,
     InvoiceDrafted,
@@ -19,6 +18,7 @@ from shared.contracts import (
     PaymentReceived,
     RefundIssued,
 )
+from shared.money import format_cents
 
 
 @dataclass(frozen=True)
