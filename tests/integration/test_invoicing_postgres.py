@@ -11,8 +11,13 @@ import psycopg
 import pytest
 
 from services.invoicing import views
-from services.invoicing.adapters.postgres import PostgresUnitOfWork
+from services.invoicing.adapters.postgres import (
+    PostgresShopSettings,
+    PostgresUnitOfWork,
+    RecentShopSettings,
+)
 from services.invoicing.domain.model import invoice_id_for_job
+from services.invoicing.domain.settings import ShopSettings
 from services.invoicing.service_layer import handlers
 from shared import eventstore
 from shared.contracts import InvoiceDrafted
@@ -104,3 +109,16 @@ def test_concurrent_drafts_of_one_job_make_one_invoice(db: str, autocommit: Conn
     rows = observer.execute("SELECT invoice_id, version FROM invoices").fetchall()
     assert rows == [(invoice_id_for_job("shop-1", "job-1"), 1)]
     assert observer.execute("SELECT count(*) FROM events").fetchone() == (1,)
+
+
+def test_the_consumer_reads_shop_settings_once_per_shop_within_seconds(db: str) -> None:
+    RecentShopSettings._cache.clear()
+    with psycopg.connect(db) as conn:
+        PostgresShopSettings(conn).save(ShopSettings("shop-c", card_max_cents=100))
+        recent = RecentShopSettings(conn, ttl=60)
+        assert recent.get("shop-c").card_max_cents == 100
+        PostgresShopSettings(conn).save(ShopSettings("shop-c", card_max_cents=200))
+        assert recent.get("shop-c").card_max_cents == 100  # within the ttl: the copy
+        assert RecentShopSettings(conn, ttl=0).get("shop-c").card_max_cents == 200
+        assert recent.get("shop-other") == ShopSettings("shop-other")  # defaults
+    RecentShopSettings._cache.clear()

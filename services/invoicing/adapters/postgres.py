@@ -3,8 +3,9 @@ shop's settings and invoice numbers, and the copies of approved estimates."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import astuple, fields
-from typing import Any
+from typing import Any, ClassVar
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -70,6 +71,31 @@ class PostgresShopSettings(ShopSettingsRepository):
         )
 
 
+class RecentShopSettings(ShopSettingsRepository):
+    """The consumer's view of shop settings: read once per shop per ``ttl`` seconds (a draft
+    needs only the card limit; a change reaches new drafts within seconds), shared by the
+    consumer's batches so a batch of 500 drafts costs one read per shop, not 500."""
+
+    _cache: ClassVar[dict[str, tuple[float, ShopSettings]]] = {}
+
+    def __init__(self, conn: psycopg.Connection, ttl: float = 5.0) -> None:
+        self.stored = PostgresShopSettings(conn)
+        self.ttl = ttl
+
+    def get(self, shop_id: str) -> ShopSettings:
+        now = time.monotonic()
+        hit = self._cache.get(shop_id)
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
+        settings = self.stored.get(shop_id)
+        self._cache[shop_id] = (now, settings)
+        return settings
+
+    def save(self, settings: ShopSettings) -> None:
+        self.stored.save(settings)
+        self._cache.pop(settings.shop_id, None)
+
+
 class PostgresInvoiceNumbers(InvoiceNumbers):
     def __init__(self, conn: psycopg.Connection) -> None:
         self.conn = conn
@@ -110,7 +136,7 @@ class PostgresUnitOfWork(UnitOfWork):
     def __init__(self, conn: psycopg.Connection) -> None:
         self.conn = conn
         self.invoices = PostgresInvoices(conn)
-        self.settings = PostgresShopSettings(conn)
+        self.settings = RecentShopSettings(conn)
         self.numbers = PostgresInvoiceNumbers(conn)
         self.estimates = PostgresApprovedEstimates(conn)
 
