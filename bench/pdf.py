@@ -8,16 +8,16 @@ import statistics
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from reportlab.graphics.barcode.qr import QrCodeWidget
 from reportlab.graphics.shapes import Drawing
 
-from services.invoicing.adapters import pdf
 from services.invoicing.domain.model import Invoice
 from services.invoicing.domain.settings import ShopSettings
-from shared import contracts
+from services.invoicing.service_layer.handlers import pdf_of
+from shared import contracts, invoice_pdf
 
 RENDERS = 200
 GOAL_MS = 15.0
@@ -88,19 +88,19 @@ class StockQr(Drawing):
 
 @contextmanager
 def stock_qr() -> Iterator[None]:
-    ours = pdf.QrCode
-    pdf.QrCode = StockQr  # type: ignore[misc,assignment]
+    ours = invoice_pdf.QrCode
+    invoice_pdf.QrCode = StockQr  # type: ignore[misc,assignment]
     try:
         yield
     finally:
-        pdf.QrCode = ours  # type: ignore[misc]
+        invoice_pdf.QrCode = ours  # type: ignore[misc]
 
 
 def main() -> int:
-    subject, settings, today = invoice(), ShopSettings("bench-shop"), date.today()
+    subject, settings, now = invoice(), ShopSettings("bench-shop"), datetime.now(UTC)
 
     def render() -> bytes:
-        return pdf.render(subject, settings, "sent", today)
+        return pdf_of(subject, settings, now)
 
     ours = timings(render)
     with stock_qr():

@@ -6,15 +6,16 @@ from __future__ import annotations
 import base64
 import io
 import zlib
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import pytest
 from pypdf import PdfReader
 from reportlab.graphics.barcode.qr import QrCodeWidget
 
-from services.invoicing.adapters.pdf import QrCode, render
 from services.invoicing.domain.model import Invoice
 from services.invoicing.domain.settings import ShopSettings
+from services.invoicing.service_layer.handlers import pdf_of
+from shared.invoice_pdf import QrCode
 from tests.unit import builders
 
 pytestmark = pytest.mark.unit
@@ -46,9 +47,7 @@ def text_and_images(pdf: bytes) -> tuple[str, int]:
 
 def test_the_pdf_shows_the_invoices_own_figures_and_link() -> None:
     invoice = sent_invoice()
-    text, images = text_and_images(
-        render(invoice, ShopSettings("northwind-hvac"), "sent", date(2026, 3, 2))
-    )
+    text, images = text_and_images(pdf_of(invoice, ShopSettings("northwind-hvac"), NOW))
     assert "Northwind Hvac" in text and "Invoice INV-2026-000007" in text
     assert "Due Apr 01, 2026" in text
     for label, cents in [("Subtotal", 157400), ("Tax", 9418), ("Total", 166818)]:
@@ -59,9 +58,9 @@ def test_the_pdf_shows_the_invoices_own_figures_and_link() -> None:
 def test_a_data_url_logo_is_embedded_and_a_web_address_is_never_fetched() -> None:
     invoice = sent_invoice()
     embedded = ShopSettings("s", logo_url=png_1x1())
-    assert text_and_images(render(invoice, embedded, "sent", date(2026, 3, 2)))[1] == 1
+    assert text_and_images(pdf_of(invoice, embedded, NOW))[1] == 1
     remote = ShopSettings("s", logo_url="https://203.0.113.1/logo.png")  # unroutable: would hang
-    assert text_and_images(render(invoice, remote, "sent", date(2026, 3, 2)))[1] == 0
+    assert text_and_images(pdf_of(invoice, remote, NOW))[1] == 0
 
 
 def test_the_qr_code_encodes_the_link_like_reportlabs_own_widget() -> None:

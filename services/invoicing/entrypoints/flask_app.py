@@ -11,7 +11,6 @@ from pydantic import BaseModel
 from werkzeug.exceptions import NotFound
 
 from services.invoicing import bootstrap, views
-from services.invoicing.adapters import pdf
 from services.invoicing.adapters.postgres import PooledUnitOfWork
 from services.invoicing.domain.model import (
     AlreadySent,
@@ -137,8 +136,7 @@ def _read_routes(app: Flask) -> None:
         with PooledUnitOfWork(bootstrap.wiring.pool) as uow:
             invoice = _existing(uow, invoice_id)
             settings = uow.settings.get(shop_id())
-        today = settings.today(bootstrap.utc_now())
-        body = pdf.render(invoice, settings, invoice.status_on(today).value, today)
+        body = handlers.pdf_of(invoice, settings, bootstrap.utc_now())
         name = invoice.number or f"draft-{invoice.invoice_id[:8]}"
         return Response(
             body,

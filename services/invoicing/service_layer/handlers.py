@@ -30,6 +30,8 @@ from shared.contracts import (
 )
 from shared.envelope import Envelope
 from shared.eventstore import ConcurrencyConflict
+from shared.invoice_pdf import PdfInvoice
+from shared.invoice_pdf import render as render_pdf
 
 SOURCE = "/services/invoicing"
 Clock = Callable[[], datetime]
@@ -221,6 +223,28 @@ def void_invoice(
 
 def review_of(invoice: Invoice, settings: ShopSettings, now: datetime) -> Review:
     return review(invoice, settings.today(now), settings.card_max_cents)
+
+
+def pdf_of(invoice: Invoice, settings: ShopSettings, now: datetime) -> bytes:
+    """The invoice's PDF as it stands (the same renderer payments and notifications use)."""
+    assert invoice.customer is not None and invoice.service_address is not None
+    today, money = settings.today(now), invoice.balance()
+    page = PdfInvoice(
+        number=invoice.number,
+        issued=invoice.sent_at,
+        due=invoice.proposed_due_date(today),
+        status=invoice.status_on(today).value,
+        currency=invoice.currency,
+        customer_name=invoice.customer.name,
+        bill_to=invoice.customer.billing_address,
+        service_address=invoice.service_address,
+        lines=invoice.lines,
+        totals=invoice.totals(),
+        paid_cents=money.paid_cents - money.refunded_cents,
+        balance_cents=money.balance_cents,
+        pay_url=invoice.pay_url,
+    )
+    return render_pdf(page, branding_of(settings))
 
 
 def branding_of(settings: ShopSettings) -> ShopBranding:

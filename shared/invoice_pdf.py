@@ -1,6 +1,7 @@
 """The invoice as a PDF (ReportLab): the shop's name, logo and colour, bill-to and service
 address, lines, tax, totals, due date, the pay link and a QR code for it. Every figure is one
-the invoice already computed; nothing is calculated here."""
+the invoice already computed; nothing is calculated here. Invoicing renders it from its
+aggregate, payments and notifications from their copies of InvoiceSent: the same page for all."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import base64
 import binascii
 import io
 import itertools
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from xml.sax.saxutils import escape
 
 from reportlab.graphics.barcode import qrencoder
@@ -26,9 +28,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from services.invoicing.domain.model import Invoice
-from services.invoicing.domain.settings import ShopSettings
-from shared.contracts import Address
+from shared.contracts import Address, InvoiceLine, InvoiceTotals, ShopBranding
 from shared.money import format_cents
 
 STYLES = getSampleStyleSheet()
@@ -36,9 +36,28 @@ SMALL = ParagraphStyle("small", parent=STYLES["Normal"], fontSize=9, leading=11)
 LOGO_PREFIXES = ("data:image/png;base64,", "data:image/jpeg;base64,")
 
 
-def render(invoice: Invoice, settings: ShopSettings, status: str, today: date) -> bytes:
-    assert invoice.customer is not None and invoice.service_address is not None
-    brand = colors.HexColor(settings.color)
+@dataclass(frozen=True)
+class PdfInvoice:
+    """What the page shows, as the invoice's owner computed it."""
+
+    number: str | None
+    issued: datetime | None
+    due: date
+    status: str
+    currency: str
+    customer_name: str
+    bill_to: Address
+    service_address: Address
+    lines: list[InvoiceLine]
+    totals: InvoiceTotals
+    paid_cents: int
+    """Net of refunds."""
+    balance_cents: int
+    pay_url: str | None
+
+
+def render(invoice: PdfInvoice, shop: ShopBranding) -> bytes:
+    brand = colors.HexColor(shop.color)
     out = io.BytesIO()
     doc = SimpleDocTemplate(
         out,
@@ -48,42 +67,37 @@ def render(invoice: Invoice, settings: ShopSettings, status: str, today: date) -
         topMargin=0.5 * inch,
         bottomMargin=0.5 * inch,
         title=f"Invoice {invoice.number or '(draft)'}",
-        author=settings.display_name,
+        author=shop.name,
     )
     story = [
-        _header(invoice, settings, brand, status, today),
+        _header(invoice, shop, brand),
         Spacer(1, 12),
-        _addresses(
-            invoice.customer.name, invoice.customer.billing_address, invoice.service_address
-        ),
+        _addresses(invoice.customer_name, invoice.bill_to, invoice.service_address),
         Spacer(1, 12),
         _lines(invoice, brand),
         Spacer(1, 8),
         _totals(invoice),
     ]
     if invoice.pay_url:
-        story += [Spacer(1, 14), _pay(invoice.pay_url, settings.color)]
+        story += [Spacer(1, 14), _pay(invoice.pay_url, shop.color)]
     doc.build(story)
     return out.getvalue()
 
 
-def _header(
-    invoice: Invoice, settings: ShopSettings, brand: colors.Color, status: str, today: date
-) -> Table:
+def _header(invoice: PdfInvoice, shop: ShopBranding, brand: colors.Color) -> Table:
     name = Paragraph(
-        f'<font size="18" color="{settings.color}"><b>{escape(settings.display_name)}</b></font>',
+        f'<font size="18" color="{shop.color}"><b>{escape(shop.name)}</b></font>',
         STYLES["Normal"],
     )
-    due = invoice.proposed_due_date(today)
     facts = [
         f"<b>Invoice {escape(invoice.number or 'DRAFT')}</b>",
-        f"Issued {invoice.sent_at:%b %d, %Y}" if invoice.sent_at else "Not sent yet",
-        f"Due {due:%b %d, %Y}",
-        f"Status: {escape(status.replace('_', ' '))}",
+        f"Issued {invoice.issued:%b %d, %Y}" if invoice.issued else "Not sent yet",
+        f"Due {invoice.due:%b %d, %Y}",
+        f"Status: {escape(invoice.status.replace('_', ' '))}",
     ]
     right = Paragraph("<br/>".join(facts), ParagraphStyle("r", parent=SMALL, alignment=2))
     left: list[object] = [name]
-    logo = _logo(settings.logo_url)
+    logo = _logo(shop.logo_url)
     if logo is not None:
         left = [logo, name]
     table = Table([[left, right]], colWidths=[4.3 * inch, 3.0 * inch])
@@ -127,7 +141,7 @@ def _addresses(customer: str, bill_to: Address, service: Address) -> Table:
     return table
 
 
-def _lines(invoice: Invoice, brand: colors.Color) -> Table:
+def _lines(invoice: PdfInvoice, brand: colors.Color) -> Table:
     rows: list[list[object]] = [["Description", "Qty", "Unit price", "Tax", "Amount"]]
     for line in invoice.lines:
         tax = f"{line.tax_rate_percent.normalize():f}%" if line.taxable else "exempt"
@@ -160,16 +174,16 @@ def _lines(invoice: Invoice, brand: colors.Color) -> Table:
     return table
 
 
-def _totals(invoice: Invoice) -> Table:
-    money, totals, currency = invoice.balance(), invoice.totals(), invoice.currency
+def _totals(invoice: PdfInvoice) -> Table:
+    totals, currency = invoice.totals, invoice.currency
     rows = [
         ["Subtotal", format_cents(totals.subtotal_cents, currency)],
         ["Tax", format_cents(totals.tax_cents, currency)],
         ["Total", format_cents(totals.total_cents, currency)],
     ]
-    if money.paid_cents:
-        rows.append(["Paid", format_cents(money.paid_cents - money.refunded_cents, currency)])
-    rows.append(["Balance due", format_cents(money.balance_cents, currency)])
+    if invoice.paid_cents:
+        rows.append(["Paid", format_cents(invoice.paid_cents, currency)])
+    rows.append(["Balance due", format_cents(invoice.balance_cents, currency)])
     table = Table(rows, colWidths=[1.4 * inch, 1.3 * inch], hAlign="RIGHT")
     table.setStyle(
         TableStyle(
