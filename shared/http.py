@@ -65,14 +65,16 @@ def create_app(
     api_token: str,
     ready_check: Callable[[], bool],
     errors: Mapping[type[Exception], int] | None = None,
+    public: tuple[str, ...] = (),
 ) -> Flask:
-    """``errors`` maps domain exceptions to HTTP status codes (their message is the reason)."""
+    """``errors`` maps domain exceptions to HTTP status codes (their message is the reason).
+    Paths under a ``public`` prefix (the customer's pay page) need no token and no shop."""
     if len(api_token) < MIN_TOKEN_LENGTH:
         raise ValueError(f"INTERNAL_API_TOKEN must be at least {MIN_TOKEN_LENGTH} characters")
     app = Flask(service)
     app.config["SERVICE"] = service
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    _install_auth(app, api_token)
+    _install_auth(app, api_token, public)
     _install_errors(app, dict(errors or {}))
     _install_probes(app, ready_check)
     _install_metrics(app, service)
@@ -166,7 +168,7 @@ def _bad_strings(body: dict[str, Any]) -> Iterator[tuple[str, str]]:
             stack.extend(reversed([((*path, str(i)), item) for i, item in enumerate(value)]))
 
 
-def _install_auth(app: Flask, api_token: str) -> None:
+def _install_auth(app: Flask, api_token: str, public: tuple[str, ...] = ()) -> None:
     @app.before_request
     def authenticate() -> Response | tuple[Response, int] | None:
         g.started = time.perf_counter()
@@ -175,7 +177,7 @@ def _install_auth(app: Flask, api_token: str) -> None:
         corr = supplied_corr if corr_ok else str(uuid.uuid4())
         g.correlation_id = corr
         correlation_id.set(corr)
-        if request.path in PROBES:
+        if request.path in PROBES or (public and request.path.startswith(public)):
             return None
         scheme, _, supplied = request.headers.get("Authorization", "").partition(" ")
         valid = scheme.lower() == "bearer" and hmac.compare_digest(

@@ -30,6 +30,8 @@ WORKERS = {
     "jobs-consumer": ("services.jobs.entrypoints.consumer", 9102),
     "invoicing-consumer": ("services.invoicing.entrypoints.consumer", 9103),
     "invoicing-relay": ("services.invoicing.entrypoints.relay", 9104),
+    "payments-consumer": ("services.payments.entrypoints.consumer", 9105),
+    "payments-relay": ("services.payments.entrypoints.relay", 9106),
 }
 
 

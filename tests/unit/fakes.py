@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from services.invoicing.domain.model import Invoice
 from services.invoicing.domain.settings import ShopSettings
@@ -13,6 +14,8 @@ from services.jobs.domain.estimate import Estimate
 from services.jobs.domain.model import Customer, Job, ServiceLocation
 from services.jobs.domain.pricebook import PricebookItem, TaxRate
 from services.jobs.service_layer import unit_of_work as jobs_ports
+from services.payments.domain.model import PayableInvoice
+from services.payments.service_layer import unit_of_work as payments_ports
 from shared.contracts import EstimateApproved, Event
 from shared.envelope import Envelope
 from shared.eventstore import ConcurrencyConflict
@@ -245,3 +248,46 @@ class FakeInvoicingUnitOfWork(invoicing_ports.UnitOfWork):
 
     def rollback(self) -> None:
         self.numbers.give_back()
+
+
+# --- payments ----------------------------------------------------------------------------------
+
+
+class FakePayableInvoices(payments_ports.PayableInvoices):
+    def __init__(self) -> None:
+        self.rows: dict[str, PayableInvoice] = {}
+        self.opens: dict[str, int] = {}
+        self.first_viewed: dict[str, datetime] = {}
+
+    def get(self, invoice_id: str) -> PayableInvoice | None:
+        found = self.rows.get(invoice_id)
+        return copy.deepcopy(found) if found else None
+
+    def save(self, invoice: PayableInvoice) -> None:
+        self.rows[invoice.invoice_id] = copy.deepcopy(invoice)
+
+    def open(self, token: str, real: bool, now: datetime) -> payments_ports.Opened | None:
+        found = next((i for i in self.rows.values() if i.pay_token == token), None)
+        if found is None:
+            return None
+        first = real and found.invoice_id not in self.first_viewed
+        if real:
+            self.opens[found.invoice_id] = self.opens.get(found.invoice_id, 0) + 1
+            self.first_viewed.setdefault(found.invoice_id, now)
+        return payments_ports.Opened(copy.deepcopy(found), first)
+
+
+class FakePaymentsUnitOfWork(payments_ports.UnitOfWork):
+    def __init__(self) -> None:
+        self.invoices: FakePayableInvoices = FakePayableInvoices()
+        self.published: list[PublishedEvent] = []
+        self.commits = 0
+
+    def publish(self, aggregate_id: str, version: int, envelope: Envelope) -> None:
+        self.published.append(PublishedEvent(aggregate_id, version, envelope))
+
+    def commit(self) -> None:
+        self.commits += 1
+
+    def rollback(self) -> None:
+        pass
