@@ -22,6 +22,14 @@ class Settings(BaseSettings):
     internal_api_token: str = "dev-internal-token"
     pay_base_url: str = "http://127.0.0.1:8004"
     """Where customers open pay links (payments' public address); links are <this>/p/<token>."""
+    pay_page_secret: str = "dev-pay-page-secret"
+    """Keys the pay page's CSRF tokens (set a long random value in production)."""
+    stripe_api_key: str = "sk_test_fieldpay_local"
+    stripe_publishable_key: str = "pk_test_fieldpay_local"
+    stripe_webhook_secret: str = "whsec_fieldpay_local"
+    stripe_api_base: str = ""
+    """Empty: Stripe itself. `make run` and the tests point it at localstripe."""
+    stripe_js_url: str = "https://js.stripe.com/v3/"
     log_level: str = "INFO"
     relay_batch_size: int = 1000
     consumer_batch_size: int = 1000

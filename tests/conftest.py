@@ -26,6 +26,26 @@ def pg_server_url() -> str:
     return infra.start_embedded_postgres(VAR / "test-pg")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def localstripe() -> Iterator[str]:
+    """One localstripe for the session (unless STRIPE_API_BASE points at one): the services'
+    processes inherit its address from the environment."""
+    if os.environ.get("STRIPE_API_BASE"):
+        yield os.environ["STRIPE_API_BASE"]
+        return
+    VAR.mkdir(exist_ok=True)
+    port = infra.free_port()
+    proc = infra.start_localstripe(port, (VAR / "test-localstripe.log").open("ab"))
+    base = f"http://127.0.0.1:{port}"
+    os.environ["STRIPE_API_BASE"] = base
+    os.environ["STRIPE_JS_URL"] = f"{base}/js.stripe.com/v3/"
+    try:
+        yield base
+    finally:
+        del os.environ["STRIPE_API_BASE"], os.environ["STRIPE_JS_URL"]
+        infra.stop(proc)
+
+
 @contextlib.contextmanager
 def running_broker(log_dir: Path) -> Iterator[str]:
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import sys
 import threading
@@ -15,6 +16,8 @@ from shared.devstack.processes import WEB_PORTS, platform
 from shared.settings import load_settings
 
 VAR = infra.ROOT / "var"
+LOCALSTRIPE_PORT = 8420
+LOCALSTRIPE = f"http://127.0.0.1:{LOCALSTRIPE_PORT}"
 STOPPED_BY_SIGNAL = (130, 143)
 """honcho's return codes after Ctrl-C (SIGINT) or SIGTERM: a clean stop."""
 
@@ -52,10 +55,14 @@ def _infrastructure_env() -> dict[str, str]:
         print("starting Tansu broker on 127.0.0.1:9092 …", flush=True)
         log = (VAR / "tansu.log").open("ab")
         broker = infra.start_broker(9092, log)
-        import atexit
-
         atexit.register(infra.stop, broker)
         env["KAFKA_BOOTSTRAP_SERVERS"] = "127.0.0.1:9092"
+    if not os.environ.get("STRIPE_API_KEY"):
+        print(f"starting localstripe on 127.0.0.1:{LOCALSTRIPE_PORT} …", flush=True)
+        stripe = infra.start_localstripe(LOCALSTRIPE_PORT, (VAR / "localstripe.log").open("ab"))
+        atexit.register(infra.stop, stripe)
+        env["STRIPE_API_BASE"] = LOCALSTRIPE
+        env["STRIPE_JS_URL"] = f"{LOCALSTRIPE}/js.stripe.com/v3/"
     return env
 
 
@@ -65,6 +72,12 @@ def _announce_when_ready(procs: list, token: str) -> None:  # type: ignore[type-
     except TimeoutError as exc:
         print(f"!! {exc}", flush=True)
         return
+    settings = load_settings()
+    if settings.stripe_api_base:
+        url = f"http://127.0.0.1:{WEB_PORTS['payments']}/webhooks/stripe"
+        infra.register_stripe_webhook(
+            settings.stripe_api_base, "fieldpay", url, settings.stripe_webhook_secret
+        )
     marker = VAR / "demo-loaded"
     if marker.exists() and marker.read_text() == os.environ["DATABASE_URL"]:
         print("demo data already loaded", flush=True)

@@ -11,11 +11,13 @@ import signal
 import socket
 import stat
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import IO
 
 import psycopg
+import requests
 
 from shared.db import ensure_database, migrate
 from shared.kafka import all_topics, ensure_topics, wait_for_broker
@@ -84,6 +86,30 @@ def start_broker(port: int, log: IO[bytes] | None = None) -> subprocess.Popen[by
     )
     wait_for_broker(f"127.0.0.1:{port}", timeout=30)
     return proc
+
+
+def start_localstripe(port: int, log: IO[bytes] | None = None) -> subprocess.Popen[bytes]:
+    """localstripe (GPL, so its own process, never vendored) on 127.0.0.1:port, fresh state,
+    ready when this returns. It serves the Stripe API and a fake Stripe.js."""
+    if port_is_open(port):
+        raise RuntimeError(f"port {port} is already taken; is another localstripe running?")
+    binary = Path(sys.executable).with_name("localstripe")
+    proc = subprocess.Popen(
+        [str(binary), "--port", str(port), "--from-scratch"],
+        stdout=log or subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,
+    )
+    wait_until(lambda: port_is_open(port), 30, f"localstripe on port {port}")
+    return proc
+
+
+def register_stripe_webhook(api_base: str, name: str, url: str, secret: str) -> None:
+    """Tell localstripe where to post signed webhooks (real Stripe: the dashboard or API)."""
+    events = ["payment_intent.succeeded", "payment_intent.payment_failed"]
+    body = {"url": url, "secret": secret, "events": events}
+    requests.post(f"{api_base}/_config/webhooks/{name}", json=body, timeout=10).raise_for_status()
 
 
 def _die_with_parent() -> None:

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from shared.devstack import infra
 from shared.settings import Settings
 from tests.conftest import env_for
 from tests.support.platform import RunningPlatform, plan
@@ -18,6 +21,14 @@ def started(env: dict[str, str], log_dir: Path) -> Iterator[RunningPlatform]:
         running.start(name)
     try:
         running.wait_ready()
+        if "payments-web" in running.procs and os.environ.get("STRIPE_API_BASE"):
+            webhook = running.url("payments-web") + "/webhooks/stripe"
+            infra.register_stripe_webhook(
+                os.environ["STRIPE_API_BASE"],
+                uuid.uuid4().hex,
+                webhook,
+                Settings().stripe_webhook_secret,
+            )
         yield running
     finally:
         running.stop_all()

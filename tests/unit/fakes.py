@@ -14,9 +14,11 @@ from services.jobs.domain.estimate import Estimate
 from services.jobs.domain.model import Customer, Job, ServiceLocation
 from services.jobs.domain.pricebook import PricebookItem, TaxRate
 from services.jobs.service_layer import unit_of_work as jobs_ports
+from services.payments.domain.ledger import Charge
 from services.payments.domain.model import PayableInvoice
 from services.payments.service_layer import unit_of_work as payments_ports
-from shared.contracts import EstimateApproved, Event
+from services.payments.service_layer.gateway import Intent, PaymentGateway, StripeEvent
+from shared.contracts import CustomerSnapshot, EstimateApproved, Event
 from shared.envelope import Envelope
 from shared.eventstore import ConcurrencyConflict
 
@@ -266,6 +268,10 @@ class FakePayableInvoices(payments_ports.PayableInvoices):
     def save(self, invoice: PayableInvoice) -> None:
         self.rows[invoice.invoice_id] = copy.deepcopy(invoice)
 
+    def by_token(self, token: str) -> PayableInvoice | None:
+        found = next((i for i in self.rows.values() if i.pay_token == token), None)
+        return copy.deepcopy(found) if found else None
+
     def open(self, token: str, real: bool, now: datetime) -> payments_ports.Opened | None:
         found = next((i for i in self.rows.values() if i.pay_token == token), None)
         if found is None:
@@ -277,9 +283,85 @@ class FakePayableInvoices(payments_ports.PayableInvoices):
         return payments_ports.Opened(copy.deepcopy(found), first)
 
 
+class FakeCharges(payments_ports.Charges):
+    def __init__(self) -> None:
+        self.rows: dict[str, Charge] = {}
+
+    def add(self, charge: Charge) -> bool:
+        if charge.charge_id in self.rows:
+            return False
+        self.rows[charge.charge_id] = copy.deepcopy(charge)
+        return True
+
+    def get(self, charge_id: str) -> Charge | None:
+        found = self.rows.get(charge_id)
+        return copy.deepcopy(found) if found else None
+
+    def by_intent(self, intent_id: str) -> Charge | None:
+        found = next((c for c in self.rows.values() if c.intent_id == intent_id), None)
+        return copy.deepcopy(found) if found else None
+
+    def for_invoice(self, invoice_id: str) -> list[Charge]:
+        return [copy.deepcopy(c) for c in self.rows.values() if c.invoice_id == invoice_id]
+
+    def save(self, charge: Charge) -> None:
+        self.rows[charge.charge_id] = copy.deepcopy(charge)
+
+
+class FakeProcessor(payments_ports.Processor):
+    def __init__(self) -> None:
+        self.customers: dict[tuple[str, str], str] = {}
+        self.seen: set[str] = set()
+        self.refunds: list[tuple[str, str, int, str, str, str]] = []
+
+    def customer_ref(self, shop_id: str, customer_id: str) -> str | None:
+        return self.customers.get((shop_id, customer_id))
+
+    def remember_customer(self, shop_id: str, customer_id: str, ref: str) -> None:
+        self.customers.setdefault((shop_id, customer_id), ref)
+
+    def first_delivery(self, event_id: str, event_type: str) -> bool:
+        if event_id in self.seen:
+            return False
+        self.seen.add(event_id)
+        return True
+
+    def record_refund(
+        self, refund_id: str, charge_id: str, amount_cents: int, reason: str, by: str, ref: str
+    ) -> None:
+        self.refunds.append((refund_id, charge_id, amount_cents, reason, by, ref))
+
+
+class FakeGateway(PaymentGateway):
+    """Records what would go to Stripe; decline=True refuses the next intent."""
+
+    def __init__(self) -> None:
+        self.intents: list[dict[str, object]] = []
+        self.refunds: list[tuple[str, int, str]] = []
+        self.customers: list[str] = []
+
+    def customer_for(self, shop_id: str, customer: CustomerSnapshot) -> str:
+        self.customers.append(customer.customer_id)
+        return f"cus_{len(self.customers)}"
+
+    def create_intent(self, **request: object) -> Intent:
+        self.intents.append(request)
+        n = len(self.intents)
+        return Intent(f"pi_{n}", f"pi_{n}_secret", "requires_payment_method")
+
+    def refund(self, intent_id: str, amount_cents: int, idempotency_key: str) -> str:
+        self.refunds.append((intent_id, amount_cents, idempotency_key))
+        return f"re_{len(self.refunds)}"
+
+    def verify(self, payload: bytes, signature: str) -> StripeEvent | None:
+        raise NotImplementedError("webhook verification is the Stripe adapter's (integration)")
+
+
 class FakePaymentsUnitOfWork(payments_ports.UnitOfWork):
     def __init__(self) -> None:
         self.invoices: FakePayableInvoices = FakePayableInvoices()
+        self.charges: FakeCharges = FakeCharges()
+        self.processor: FakeProcessor = FakeProcessor()
         self.published: list[PublishedEvent] = []
         self.commits = 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import astuple
 from datetime import datetime
 from typing import Any
 
@@ -10,8 +11,15 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 from pydantic import TypeAdapter
 
+from services.payments.domain.ledger import Charge
 from services.payments.domain.model import PayableInvoice
-from services.payments.service_layer.unit_of_work import Opened, PayableInvoices, UnitOfWork
+from services.payments.service_layer.unit_of_work import (
+    Charges,
+    Opened,
+    PayableInvoices,
+    Processor,
+    UnitOfWork,
+)
 from shared import eventstore
 from shared.envelope import Envelope
 
@@ -51,6 +59,12 @@ class PostgresPayableInvoices(PayableInvoices):
             ),
         )
 
+    def by_token(self, token: str) -> PayableInvoice | None:
+        row = self.conn.execute(
+            "SELECT copy FROM payable_invoices WHERE pay_token = %s FOR UPDATE", (token,)
+        ).fetchone()
+        return COPY.validate_python(row[0]) if row else None
+
     def open(self, token: str, real: bool, now: datetime) -> Opened | None:
         """One statement: the row lock orders racing opens, so exactly one is the first view."""
         params = {"count": 1 if real else 0, "real": real, "now": now, "token": token}
@@ -61,11 +75,94 @@ class PostgresPayableInvoices(PayableInvoices):
         return Opened(invoice, bool(row[1])) if invoice.pay_token else None
 
 
+CHARGE_COLUMNS = (
+    "charge_id, invoice_id, shop_id, amount_cents, method, status, intent_id, refunded_cents"
+)
+
+
+class PostgresCharges(Charges):
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+
+    def add(self, charge: Charge) -> bool:
+        cur = self.conn.execute(
+            f"INSERT INTO charges ({CHARGE_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (charge_id) DO NOTHING",
+            astuple(charge),
+        )
+        return cur.rowcount == 1
+
+    def get(self, charge_id: str) -> Charge | None:
+        return self._one("charge_id = %s", charge_id)
+
+    def by_intent(self, intent_id: str) -> Charge | None:
+        return self._one("intent_id = %s", intent_id)
+
+    def _one(self, where: str, value: str) -> Charge | None:
+        row = self.conn.execute(
+            f"SELECT {CHARGE_COLUMNS} FROM charges WHERE {where} FOR UPDATE", (value,)
+        ).fetchone()
+        return Charge(*row) if row else None
+
+    def for_invoice(self, invoice_id: str) -> list[Charge]:
+        rows = self.conn.execute(
+            f"SELECT {CHARGE_COLUMNS} FROM charges WHERE invoice_id = %s ORDER BY created_at",
+            (invoice_id,),
+        ).fetchall()
+        return [Charge(*row) for row in rows]
+
+    def save(self, charge: Charge) -> None:
+        self.conn.execute(
+            "UPDATE charges SET status = %s, intent_id = %s, refunded_cents = %s"
+            " WHERE charge_id = %s",
+            (charge.status, charge.intent_id, charge.refunded_cents, charge.charge_id),
+        )
+
+
+class PostgresProcessor(Processor):
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+
+    def customer_ref(self, shop_id: str, customer_id: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT stripe_customer_id FROM stripe_customers"
+            " WHERE shop_id = %s AND customer_id = %s",
+            (shop_id, customer_id),
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def remember_customer(self, shop_id: str, customer_id: str, ref: str) -> None:
+        self.conn.execute(
+            "INSERT INTO stripe_customers (shop_id, customer_id, stripe_customer_id)"
+            " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+            (shop_id, customer_id, ref),
+        )
+
+    def first_delivery(self, event_id: str, event_type: str) -> bool:
+        cur = self.conn.execute(
+            "INSERT INTO stripe_events (event_id, event_type) VALUES (%s, %s)"
+            " ON CONFLICT DO NOTHING",
+            (event_id, event_type),
+        )
+        return cur.rowcount == 1
+
+    def record_refund(
+        self, refund_id: str, charge_id: str, amount_cents: int, reason: str, by: str, ref: str
+    ) -> None:
+        self.conn.execute(
+            "INSERT INTO refunds (refund_id, charge_id, amount_cents, reason, refunded_by,"
+            " stripe_refund_id) VALUES (%s, %s, %s, %s, %s, %s)",
+            (refund_id, charge_id, amount_cents, reason, by, ref),
+        )
+
+
 class ConsumerUnitOfWork(UnitOfWork):
     """On the consumer's connection; the consumer commits the batch."""
 
     def __init__(self, conn: psycopg.Connection) -> None:
         self.invoices = PostgresPayableInvoices(conn)
+        self.charges = PostgresCharges(conn)
+        self.processor = PostgresProcessor(conn)
         self.conn = conn
 
     def publish(self, aggregate_id: str, version: int, envelope: Envelope) -> None:
@@ -88,6 +185,8 @@ class PooledUnitOfWork(UnitOfWork):
     def __enter__(self) -> PooledUnitOfWork:
         self._conn = self.pool.getconn()
         self.invoices = PostgresPayableInvoices(self._conn)
+        self.charges = PostgresCharges(self._conn)
+        self.processor = PostgresProcessor(self._conn)
         return self
 
     def __exit__(self, *exc: Any) -> None:

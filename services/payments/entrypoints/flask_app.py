@@ -3,19 +3,26 @@ translate, dispatch, render."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
+import uuid
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from flask import Flask, Response, render_template, request
+from flask import Flask, Response, jsonify, render_template, request, send_file
 from jinja2 import FileSystemLoader
 
 from services.payments import bootstrap
 from services.payments.adapters.postgres import PooledUnitOfWork
+from services.payments.domain.ledger import MINIMUM_PAYMENT_CENTS, NotPayable, PaymentRefused
 from services.payments.domain.model import PayableInvoice
-from services.payments.service_layer import handlers
+from services.payments.entrypoints.schemas import PaymentList, PaymentOut, PaymentStarted
+from services.payments.service_layer import commands, handlers
+from services.payments.service_layer.gateway import BadSignature, CardDeclined
 from shared.contracts import ShopBranding
-from shared.http import create_app
+from shared.http import FieldError, actor, create_app, parse_body, shop_id
 from shared.invoice_pdf import LOGO_PREFIXES, PdfInvoice
 from shared.invoice_pdf import render as render_pdf
 from shared.money import format_cents
@@ -23,6 +30,7 @@ from shared.openapi import doc
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+STATIC = Path(__file__).resolve().parent.parent / "static"
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
@@ -40,17 +48,34 @@ def build_app() -> Flask:
         bootstrap.SERVICE,
         bootstrap.wiring.settings.internal_api_token,
         bootstrap.wiring.ready,
-        public=("/p/",),
+        errors={
+            handlers.UnknownPayLink: 404,
+            handlers.UnknownPayment: 404,
+            handlers.AttemptAlreadyStarted: 409,
+            NotPayable: 409,
+            PaymentRefused: 422,
+            CardDeclined: 402,
+        },
+        public=("/p/", "/webhooks/"),
     )
     app.jinja_loader = FileSystemLoader(TEMPLATES)
+    _paying_routes(app)
+    _staff_routes(app)
 
     @app.get("/p/<token>")
     @doc("The customer's pay page (public; the token is the secret)")
     def pay_page(token: str) -> Response:
-        invoice = _opened(token)
-        if invoice is None:
+        page = _opened(token)
+        if page is None:
             return _not_found()
-        return _page(render_template("pay.html", **_view(invoice)))
+        return _page(render_template("pay.html", **_view(token, page)))
+
+    @app.get("/p/static/pay.js")
+    @doc("The pay page's script")
+    def pay_script() -> Response:
+        response = send_file(STATIC / "pay.js", mimetype="text/javascript", max_age=300)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
 
     @app.get("/p/<token>/pdf")
     @doc("The invoice as a PDF, from the pay page (public)")
@@ -69,7 +94,121 @@ def build_app() -> Flask:
     return app
 
 
-def _opened(token: str) -> PayableInvoice | None:
+def _paying_routes(app: Flask) -> None:
+    @app.post("/p/<token>/payments")
+    @doc(
+        "Start paying: a PaymentIntent for an amount and method the server allows (public; needs"
+        " the page's X-CSRF-Token)",
+        body=commands.StartPayment,
+        response=PaymentStarted,
+        status=201,
+        errors=(402, 409),
+    )
+    def start_payment(token: str) -> tuple[Response, int]:
+        if TOKEN.fullmatch(token) is None:
+            raise handlers.UnknownPayLink(token)
+        _check_csrf(token)
+        cmd = parse_body(commands.StartPayment)
+        started = handlers.start_payment(
+            token,
+            cmd.attempt,
+            cmd.amount_cents,
+            cmd.method,
+            PooledUnitOfWork(bootstrap.wiring.pool),
+            bootstrap.gateway(),
+            cmd.payment_method,
+        )
+        settings = bootstrap.wiring.settings
+        body = PaymentStarted(
+            charge_id=started.charge_id,
+            client_secret=started.client_secret,
+            amount_cents=started.amount_cents,
+            method=started.method,
+            status=started.status,
+            publishable_key=settings.stripe_publishable_key,
+        )
+        return jsonify(body.model_dump()), 201
+
+    @app.post("/webhooks/stripe")
+    @doc("Stripe's webhooks (signature verified; each event id acted on once)", errors=(400,))
+    def stripe_webhook() -> tuple[Response, int]:
+        signature = request.headers.get("Stripe-Signature", "")
+        try:
+            event = bootstrap.gateway().verify(request.get_data(), signature)
+        except BadSignature as exc:
+            raise WebhookRefused("Stripe-Signature", "missing, wrong or too old") from exc
+        if event is not None:
+            handlers.when_stripe_reports(
+                event, PooledUnitOfWork(bootstrap.wiring.pool), bootstrap.utc_now
+            )
+        return jsonify(received=True), 200
+
+
+def _staff_routes(app: Flask) -> None:
+    @app.get("/payments")
+    @doc(
+        "The payments made on one of the shop's invoices (for refunds)",
+        response=PaymentList,
+        query={"invoice_id": "the invoice"},
+    )
+    def list_payments() -> tuple[Response, int]:
+        invoice_id = request.args.get("invoice_id", "")
+        with PooledUnitOfWork(bootstrap.wiring.pool) as uow:
+            charges = [c for c in uow.charges.for_invoice(invoice_id) if c.shop_id == shop_id()]
+        items = [PaymentOut.of(charge) for charge in charges]
+        return jsonify(PaymentList(items=items).model_dump()), 200
+
+    @app.post("/payments/<charge_id>/refunds")
+    @doc(
+        "Refund all or part of a payment (owner only in the staff app); publishes RefundIssued",
+        body=commands.Refund,
+        response=PaymentOut,
+        status=201,
+        errors=(409,),
+    )
+    def refund(charge_id: str) -> tuple[Response, int]:
+        cmd = parse_body(commands.Refund)
+        charge = handlers.refund_payment(
+            shop_id(),
+            charge_id,
+            cmd.amount_cents,
+            cmd.reason,
+            actor(),
+            PooledUnitOfWork(bootstrap.wiring.pool),
+            bootstrap.gateway(),
+            bootstrap.utc_now,
+        )
+        return jsonify(PaymentOut.of(charge).model_dump()), 201
+
+
+def csrf_token(pay_token: str) -> str:
+    """The page's CSRF token: bound to its pay link, keyed by a server secret."""
+    secret = bootstrap.wiring.settings.pay_page_secret.encode()
+    return hmac.new(secret, f"csrf:{pay_token}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+class WebhookRefused(FieldError):
+    """Not signed by Stripe with our secret, or replayed too late."""
+
+    status = 400
+
+
+class CsrfRefused(FieldError):
+    """Not posted by the pay page itself."""
+
+    status = 403
+
+
+def _check_csrf(pay_token: str) -> None:
+    supplied = request.headers.get("X-CSRF-Token", "")
+    if not hmac.compare_digest(supplied, csrf_token(pay_token)):
+        raise CsrfRefused("X-CSRF-Token", "missing or wrong: reload the page")
+    origin = request.headers.get("Origin")
+    if origin and origin != request.host_url.rstrip("/"):
+        raise CsrfRefused("Origin", "the request did not come from the pay page")
+
+
+def _opened(token: str) -> handlers.PayPage | None:
     if TOKEN.fullmatch(token) is None:
         return None
     return handlers.open_pay_link(
@@ -91,21 +230,34 @@ def _payable(token: str) -> PayableInvoice | None:
         return uow.invoices.get(row[0]) if row else None
 
 
-def _view(invoice: PayableInvoice) -> dict[str, object]:
+def _view(token: str, page: handlers.PayPage) -> dict[str, object]:
+    invoice, ledger = page.invoice, page.ledger
     assert invoice.totals is not None
     shop = _shop(invoice)
     logo = shop.logo_url if shop.logo_url and shop.logo_url.startswith(LOGO_PREFIXES) else None
+    money = ledger.balance(invoice)
+    owed = ledger.payable_now(invoice)
+    settings = bootstrap.wiring.settings
     return {
         "invoice": invoice,
+        "token": token,
         "shop": shop,
         "logo": logo,
         "voided": invoice.voided_at is not None,
         "due": f"{invoice.due_date:%b %d, %Y}" if invoice.due_date else "on receipt",
-        "paid": 0,
-        "balance": invoice.totals.total_cents,
+        "paid": money.paid_cents - money.refunded_cents,
+        "balance": money.balance_cents,
+        "owed": owed,
+        "clearing": ledger.clearing_cents,
+        "minimum": min(owed, MINIMUM_PAYMENT_CENTS),
+        "can_pay": invoice.payable and owed > 0 and "card" in invoice.allowed_payment_methods,
+        "csrf": csrf_token(token),
+        "attempt": uuid.uuid4().hex,
+        "publishable_key": settings.stripe_publishable_key,
+        "stripe_js": settings.stripe_js_url,
         "money": format_cents,
         "qty": lambda d: f"{Decimal(d).normalize():f}",
-        "pdf_url": f"/p/{invoice.pay_token}/pdf",
+        "pdf_url": f"/p/{token}/pdf",
     }
 
 
@@ -133,7 +285,25 @@ def _shop(invoice: PayableInvoice) -> ShopBranding:
 
 
 def _page(html: str) -> Response:
-    return Response(html, mimetype="text/html", headers=PAGE_HEADERS)
+    return Response(html, mimetype="text/html", headers={**PAGE_HEADERS, **_pay_csp()})
+
+
+def _pay_csp() -> dict[str, str]:
+    """The page may load Stripe.js and talk to Stripe; nothing else from elsewhere."""
+    settings = bootstrap.wiring.settings
+    stripe_js = _origin(settings.stripe_js_url)
+    stripe_api = _origin(settings.stripe_api_base or "https://api.stripe.com")
+    policy = (
+        f"default-src 'none'; script-src 'self' {stripe_js}; connect-src 'self' {stripe_api}; "
+        f"frame-src {stripe_js} https://hooks.stripe.com; style-src 'unsafe-inline'; "
+        "img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+    return {"Content-Security-Policy": policy}
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _not_found() -> Response:

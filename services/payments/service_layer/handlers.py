@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
+from services.payments.domain.ledger import (
+    Charge,
+    ChargeStatus,
+    Ledger,
+    PaymentRefused,
+    check_payment,
+    check_refund,
+)
 from services.payments.domain.model import PayableInvoice, is_a_real_open
+from services.payments.service_layer.gateway import CardDeclined, PaymentGateway, StripeEvent
 from services.payments.service_layer.unit_of_work import Opened, UnitOfWork
-from shared.contracts import InvoiceSent, InvoiceUpdated, InvoiceViewed, InvoiceVoided
+from shared.contracts import (
+    Event,
+    InvoiceSent,
+    InvoiceUpdated,
+    InvoiceViewed,
+    InvoiceVoided,
+    PaymentFailed,
+    PaymentInitiated,
+    PaymentMethod,
+    PaymentReceived,
+    RefundIssued,
+)
 from shared.envelope import Envelope
 
 SOURCE = "/services/payments"
@@ -37,9 +59,15 @@ def when_invoicing_tells_keep_copy(envelope: Envelope, uow: UnitOfWork) -> None:
     uow.invoices.save(invoice)
 
 
+@dataclass(frozen=True)
+class PayPage:
+    invoice: PayableInvoice
+    ledger: Ledger
+
+
 def open_pay_link(
     token: str, method: str, user_agent: str, uow: UnitOfWork, clock: Clock
-) -> PayableInvoice | None:
+) -> PayPage | None:
     """The customer opens the link: the first real open publishes InvoiceViewed (once, even
     when two opens race); link previews and HEAD requests are not counted as views."""
     now = clock()
@@ -49,8 +77,9 @@ def open_pay_link(
             return None
         if opened.first_view:
             _publish_viewed(opened, now, uow)
+        ledger = Ledger(uow.charges.for_invoice(opened.invoice.invoice_id))
         uow.commit()
-    return opened.invoice
+    return PayPage(opened.invoice, ledger)
 
 
 def _publish_viewed(opened: Opened, now: datetime, uow: UnitOfWork) -> None:
@@ -58,3 +87,194 @@ def _publish_viewed(opened: Opened, now: datetime, uow: UnitOfWork) -> None:
     event = InvoiceViewed(invoice_id=invoice.invoice_id, shop_id=invoice.shop_id, viewed_at=now)
     envelope = Envelope(event=event, tenant=invoice.shop_id, source=SOURCE)
     uow.publish(f"viewed:{invoice.invoice_id}", 1, envelope)
+
+
+# --- paying ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Started:
+    charge_id: str
+    client_secret: str
+    amount_cents: int
+    method: PaymentMethod
+    status: str
+    """succeeded, processing (ACH), requires_action (3-D Secure) or requires_payment_method."""
+
+
+def start_payment(
+    token: str,
+    charge_id: str,
+    amount_cents: int,
+    method: PaymentMethod,
+    uow: UnitOfWork,
+    gateway: PaymentGateway,
+    payment_method_ref: str | None = None,
+) -> Started:
+    """A PaymentIntent for the amount the server allows: checked against the invoice and what
+    has been paid, recorded before Stripe is called, with the attempt's id as idempotency key
+    (a retried click gets the same PaymentIntent)."""
+    with uow:
+        invoice = _by_token(uow, token)
+        existing = uow.charges.get(charge_id)
+        if existing is not None and existing.intent_id is not None:
+            _same_attempt(existing, invoice.invoice_id, amount_cents, method)
+            raise AttemptAlreadyStarted(charge_id)
+        ledger = Ledger(uow.charges.for_invoice(invoice.invoice_id))
+        check_payment(invoice, ledger, amount_cents, method)
+        charge = Charge(charge_id, invoice.invoice_id, invoice.shop_id, amount_cents, method)
+        uow.charges.add(charge)
+        customer_ref = _customer_ref(uow, gateway, invoice)
+        uow.commit()
+    try:
+        intent = gateway.create_intent(
+            amount_cents=amount_cents,
+            currency="USD",
+            method=method,
+            customer_ref=customer_ref,
+            metadata={"shop": invoice.shop_id, "invoice": invoice.invoice_id, "charge": charge_id},
+            idempotency_key=f"charge:{charge_id}",
+            payment_method_ref=payment_method_ref,
+        )
+    except CardDeclined:
+        _mark(uow, charge_id, "failed")
+        raise
+    with uow:
+        stored = uow.charges.get(charge_id)
+        assert stored is not None
+        stored.intent_id = intent.intent_id
+        uow.charges.save(stored)
+        uow.commit()
+    return Started(charge_id, intent.client_secret, amount_cents, method, intent.status)
+
+
+def _mark(uow: UnitOfWork, charge_id: str, status: ChargeStatus) -> None:
+    with uow:
+        stored = uow.charges.get(charge_id)
+        assert stored is not None
+        stored.status = status
+        uow.charges.save(stored)
+        uow.commit()
+
+
+class AttemptAlreadyStarted(Exception):
+    """This attempt already has a PaymentIntent: reload the page to pay again."""
+
+
+class UnknownPayLink(Exception):
+    pass
+
+
+def _same_attempt(charge: Charge, invoice_id: str, amount: int, method: str) -> None:
+    if (charge.invoice_id, charge.amount_cents, charge.method) != (invoice_id, amount, method):
+        raise PaymentRefused("attempt", "this attempt was for another payment")
+
+
+def _by_token(uow: UnitOfWork, token: str) -> PayableInvoice:
+    opened = uow.invoices.by_token(token)
+    if opened is None:
+        raise UnknownPayLink(token)
+    return opened
+
+
+def _customer_ref(uow: UnitOfWork, gateway: PaymentGateway, invoice: PayableInvoice) -> str:
+    """One processor customer per shop customer, made the first time they pay."""
+    assert invoice.customer is not None
+    known = uow.processor.customer_ref(invoice.shop_id, invoice.customer.customer_id)
+    if known:
+        return known
+    ref = gateway.customer_for(invoice.shop_id, invoice.customer)
+    uow.processor.remember_customer(invoice.shop_id, invoice.customer.customer_id, ref)
+    return ref
+
+
+# --- what Stripe tells us ------------------------------------------------------------------------
+
+FACT_VERSIONS = {"PaymentInitiated": 1, "PaymentReceived": 2, "PaymentFailed": 3}
+"""A charge's facts are one stream: each happens at most once per PaymentIntent."""
+
+
+def when_stripe_reports(event: StripeEvent, uow: UnitOfWork, clock: Clock) -> bool:
+    """A verified webhook, acted on once per Stripe event id: processing → PaymentInitiated,
+    succeeded → PaymentReceived, payment_failed (or an ACH return) → PaymentFailed. False when
+    it changed nothing (seen before, or not one of ours)."""
+    with uow:
+        if not uow.processor.first_delivery(event.event_id, event.event_type):
+            return False
+        charge = uow.charges.by_intent(event.intent_id)
+        if charge is None:
+            uow.commit()  # not ours (another environment's intent): remembered, ignored
+            return False
+        fact = _fact_for(event, charge, clock())
+        if fact is not None:
+            uow.charges.save(charge)
+            envelope = Envelope(event=fact, tenant=charge.shop_id, source=SOURCE)
+            uow.publish(f"charge:{charge.charge_id}", FACT_VERSIONS[envelope.type], envelope)
+        uow.commit()
+    return fact is not None
+
+
+def _fact_for(event: StripeEvent, charge: Charge, now: datetime) -> Event | None:
+    common = {
+        "payment_id": charge.charge_id,
+        "invoice_id": charge.invoice_id,
+        "shop_id": charge.shop_id,
+        "amount_cents": charge.amount_cents,
+        "method": charge.method,
+    }
+    if event.event_type == "payment_intent.processing" and charge.status == "created":
+        charge.status = "processing"
+        return PaymentInitiated(initiated_at=now, **common)
+    if event.event_type == "payment_intent.succeeded" and charge.status in (
+        "created",
+        "processing",
+    ):
+        charge.status = "succeeded"
+        return PaymentReceived(received_at=now, **common)
+    if event.event_type == "payment_intent.payment_failed" and charge.status != "failed":
+        charge.status = "failed"
+        return PaymentFailed(failed_at=now, reason=event.failure, **common)
+    return None
+
+
+# --- refunds -----------------------------------------------------------------------------------
+
+
+def refund_payment(
+    shop_id: str,
+    charge_id: str,
+    amount_cents: int,
+    reason: str,
+    by: str,
+    uow: UnitOfWork,
+    gateway: PaymentGateway,
+    clock: Clock,
+) -> Charge:
+    """Refund all or part of a payment, never more than is left of it; RefundIssued tells
+    invoicing (status, balance) and reporting."""
+    refund_id = str(uuid.uuid4())
+    with uow:
+        charge = uow.charges.get(charge_id)
+        if charge is None or charge.shop_id != shop_id or charge.intent_id is None:
+            raise UnknownPayment(charge_id)
+        check_refund(charge, amount_cents)
+        ref = gateway.refund(charge.intent_id, amount_cents, idempotency_key=f"refund:{refund_id}")
+        charge.refunded_cents += amount_cents
+        uow.charges.save(charge)
+        uow.processor.record_refund(refund_id, charge_id, amount_cents, reason, by, ref)
+        fact = RefundIssued(
+            refund_id=refund_id,
+            payment_id=charge.charge_id,
+            invoice_id=charge.invoice_id,
+            shop_id=shop_id,
+            refunded_at=clock(),
+            amount_cents=amount_cents,
+            reason=reason,
+        )
+        uow.publish(f"refund:{refund_id}", 1, Envelope(event=fact, tenant=shop_id, source=SOURCE))
+        uow.commit()
+    return charge
+
+
+class UnknownPayment(Exception):
+    pass

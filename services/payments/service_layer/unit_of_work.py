@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 
+from services.payments.domain.ledger import Charge
 from services.payments.domain.model import PayableInvoice
 from shared.envelope import Envelope
 
@@ -27,12 +28,57 @@ class PayableInvoices(abc.ABC):
     def save(self, invoice: PayableInvoice) -> None: ...
 
     @abc.abstractmethod
+    def by_token(self, token: str) -> PayableInvoice | None:
+        """Locked for this transaction."""
+
+    @abc.abstractmethod
     def open(self, token: str, real: bool, now: datetime) -> Opened | None:
         """Count an open of the pay link (``real``: by a person); None for an unknown token."""
 
 
+class Charges(abc.ABC):
+    @abc.abstractmethod
+    def add(self, charge: Charge) -> bool:
+        """False if a charge with this id exists already (a retried attempt)."""
+
+    @abc.abstractmethod
+    def get(self, charge_id: str) -> Charge | None:
+        """Locked for this transaction."""
+
+    @abc.abstractmethod
+    def by_intent(self, intent_id: str) -> Charge | None:
+        """Locked for this transaction."""
+
+    @abc.abstractmethod
+    def for_invoice(self, invoice_id: str) -> list[Charge]: ...
+
+    @abc.abstractmethod
+    def save(self, charge: Charge) -> None: ...
+
+
+class Processor(abc.ABC):
+    """What payments remembers of the processor: its customers and the webhooks it handled."""
+
+    @abc.abstractmethod
+    def customer_ref(self, shop_id: str, customer_id: str) -> str | None: ...
+
+    @abc.abstractmethod
+    def remember_customer(self, shop_id: str, customer_id: str, ref: str) -> None: ...
+
+    @abc.abstractmethod
+    def first_delivery(self, event_id: str, event_type: str) -> bool:
+        """True the first time a webhook event id is seen (in this transaction's commit)."""
+
+    @abc.abstractmethod
+    def record_refund(
+        self, refund_id: str, charge_id: str, amount_cents: int, reason: str, by: str, ref: str
+    ) -> None: ...
+
+
 class UnitOfWork(abc.ABC):
     invoices: PayableInvoices
+    charges: Charges
+    processor: Processor
 
     def __enter__(self) -> UnitOfWork:
         return self

@@ -1,0 +1,106 @@
+"""The Stripe adapter: the official SDK only. In development it points at localstripe (the same
+requests, another base address)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import stripe
+
+from services.payments.service_layer.gateway import (
+    BadSignature,
+    CardDeclined,
+    Intent,
+    PaymentGateway,
+    StripeEvent,
+)
+from shared.contracts import CustomerSnapshot, PaymentMethod
+
+WEBHOOK_TOLERANCE_SECONDS = 300
+"""A signed webhook older than this is refused (a replayed capture)."""
+PAYMENT_INTENT_EVENTS = frozenset(
+    {
+        "payment_intent.processing",
+        "payment_intent.succeeded",
+        "payment_intent.payment_failed",
+    }
+)
+METHOD_TYPES: dict[PaymentMethod, str] = {"card": "card", "ach": "us_bank_account"}
+
+
+class StripeGateway(PaymentGateway):
+    def __init__(self, api_key: str, webhook_secret: str, api_base: str | None = None) -> None:
+        bases = {"api": api_base} if api_base else {}
+        self.client = stripe.StripeClient(api_key, base_addresses=bases)  # type: ignore[arg-type]
+        self.webhook_secret = webhook_secret
+
+    def customer_for(self, shop_id: str, customer: CustomerSnapshot) -> str:
+        params: dict[str, Any] = {
+            "name": customer.name,
+            "metadata": {"shop": shop_id, "customer": customer.customer_id},
+        }
+        if customer.email:
+            params["email"] = customer.email
+        created = self.client.v1.customers.create(
+            params=params,  # type: ignore[arg-type]
+            options={"idempotency_key": f"customer:{shop_id}:{customer.customer_id}"},
+        )
+        return str(created.id)
+
+    def create_intent(
+        self,
+        *,
+        amount_cents: int,
+        currency: str,
+        method: PaymentMethod,
+        customer_ref: str,
+        metadata: dict[str, str],
+        idempotency_key: str,
+        payment_method_ref: str | None = None,
+    ) -> Intent:
+        params: dict[str, Any] = {
+            "amount": amount_cents,
+            "currency": currency.lower(),
+            "customer": customer_ref,
+            "payment_method_types": [METHOD_TYPES[method]],
+            "metadata": metadata,
+        }
+        if payment_method_ref:
+            params |= {"payment_method": payment_method_ref, "confirm": True}
+        try:
+            intent = self.client.v1.payment_intents.create(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": idempotency_key},
+            )
+        except stripe.CardError as exc:
+            raise CardDeclined(exc.user_message or "the card was declined") from exc
+        return Intent(str(intent.id), str(intent.client_secret), str(intent.status))
+
+    def refund(self, intent_id: str, amount_cents: int, idempotency_key: str) -> str:
+        refund = self.client.v1.refunds.create(
+            params={"payment_intent": intent_id, "amount": amount_cents},
+            options={"idempotency_key": idempotency_key},
+        )
+        return str(refund.id)
+
+    def verify(self, payload: bytes, signature: str) -> StripeEvent | None:
+        try:
+            stripe.WebhookSignature.verify_header(
+                payload.decode("utf-8"), signature, self.webhook_secret, WEBHOOK_TOLERANCE_SECONDS
+            )
+            event = json.loads(payload)
+        except (ValueError, UnicodeDecodeError, stripe.SignatureVerificationError) as exc:
+            raise BadSignature(str(exc)) from exc
+        if event["type"] not in PAYMENT_INTENT_EVENTS:
+            return None
+        intent = event["data"]["object"]
+        error = intent.get("last_payment_error") or {}
+        return StripeEvent(
+            event_id=str(event["id"]),
+            event_type=str(event["type"]),
+            intent_id=str(intent["id"]),
+            amount_cents=int(intent.get("amount_received") or intent["amount"]),
+            metadata={str(k): str(v) for k, v in (intent.get("metadata") or {}).items()},
+            failure=str(error.get("message") or ""),
+        )

@@ -1,0 +1,100 @@
+"""The money side of a payable invoice: what the customer may pay now, and what was paid,
+is clearing and was refunded — from payments' own record of its PaymentIntents and refunds.
+Standard library and the shared money function only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from services.payments.domain.model import PayableInvoice
+from shared.contracts import PaymentMethod
+from shared.money import Balance, invoice_balance
+
+MINIMUM_PAYMENT_CENTS = 100
+"""A part payment is at least $1.00 (or the whole balance when less is owed)."""
+ChargeStatus = Literal["created", "processing", "succeeded", "failed"]
+
+
+class PaymentRefused(Exception):
+    """What the customer asked for cannot be paid; ``field`` says which input and why."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class NotPayable(Exception):
+    """Void, or nothing is owed."""
+
+
+@dataclass
+class Charge:
+    """One payment attempt: one PaymentIntent."""
+
+    charge_id: str
+    invoice_id: str
+    shop_id: str
+    amount_cents: int
+    method: PaymentMethod
+    status: ChargeStatus = "created"
+    intent_id: str | None = None
+    refunded_cents: int = 0
+
+
+@dataclass
+class Ledger:
+    charges: list[Charge] = field(default_factory=list)
+
+    @property
+    def received_cents(self) -> list[int]:
+        return [c.amount_cents for c in self.charges if c.status == "succeeded"]
+
+    @property
+    def refunded_cents(self) -> list[int]:
+        return [c.refunded_cents for c in self.charges if c.refunded_cents]
+
+    @property
+    def clearing_cents(self) -> int:
+        return sum(c.amount_cents for c in self.charges if c.status == "processing")
+
+    def balance(self, invoice: PayableInvoice) -> Balance:
+        total = invoice.totals.total_cents if invoice.totals else 0
+        return invoice_balance(total, self.received_cents, self.refunded_cents)
+
+    def payable_now(self, invoice: PayableInvoice) -> int:
+        """What may be paid now: the balance less what is already clearing (ACH)."""
+        return self.balance(invoice).balance_cents - self.clearing_cents
+
+
+def check_payment(
+    invoice: PayableInvoice, ledger: Ledger, amount_cents: int, method: PaymentMethod
+) -> None:
+    """The server decides what may be paid, whatever the browser sends: a method the invoice
+    allows, and an amount between the minimum and what is owed now."""
+    if not invoice.payable:
+        raise NotPayable("this invoice was voided" if invoice.voided_at else "not payable")
+    owed = ledger.payable_now(invoice)
+    if owed <= 0:
+        raise NotPayable("nothing is owed on this invoice")
+    if method not in invoice.allowed_payment_methods:
+        allowed = " or ".join(invoice.allowed_payment_methods)
+        raise PaymentRefused("method", f"this invoice can be paid by {allowed} only")
+    minimum = min(owed, MINIMUM_PAYMENT_CENTS)
+    if amount_cents < minimum:
+        raise PaymentRefused("amount_cents", f"at least {minimum} cents")
+    if amount_cents > owed:
+        raise PaymentRefused("amount_cents", f"at most the {owed} cents owed")
+
+
+def check_refund(charge: Charge, amount_cents: int) -> None:
+    """Never more than was paid minus what was already refunded (Stripe's emulator would
+    accept it; the shop's books would not)."""
+    if charge.status != "succeeded":
+        raise PaymentRefused("payment_id", "only a payment that went through can be refunded")
+    left = charge.amount_cents - charge.refunded_cents
+    if amount_cents <= 0:
+        raise PaymentRefused("amount_cents", "must be above zero")
+    if amount_cents > left:
+        raise PaymentRefused("amount_cents", f"at most the {left} cents not yet refunded")

@@ -1,0 +1,66 @@
+"""The port to the card/bank processor (Stripe). The adapter speaks the official SDK; fakes in
+unit tests subclass this."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+
+from shared.contracts import CustomerSnapshot, PaymentMethod
+
+
+@dataclass(frozen=True)
+class Intent:
+    intent_id: str
+    client_secret: str
+    status: str
+
+
+@dataclass(frozen=True)
+class StripeEvent:
+    """A verified webhook: its id (processed once), type and the PaymentIntent it is about."""
+
+    event_id: str
+    event_type: str
+    intent_id: str
+    amount_cents: int
+    metadata: dict[str, str]
+    failure: str = ""
+
+
+class BadSignature(Exception):
+    """Unsigned, signed with another secret, or too old: not from Stripe."""
+
+
+class CardDeclined(Exception):
+    """The processor refused the payment; the message is for the customer."""
+
+
+class PaymentGateway(abc.ABC):
+    @abc.abstractmethod
+    def customer_for(self, shop_id: str, customer: CustomerSnapshot) -> str:
+        """A new processor customer for the shop's customer (the caller stores the id)."""
+
+    @abc.abstractmethod
+    def create_intent(
+        self,
+        *,
+        amount_cents: int,
+        currency: str,
+        method: PaymentMethod,
+        customer_ref: str,
+        metadata: dict[str, str],
+        idempotency_key: str,
+        payment_method_ref: str | None = None,
+    ) -> Intent:
+        """With ``payment_method_ref`` (made by Stripe.js in the browser) the intent is confirmed
+        at once, on the server: ``succeeded``, ``processing`` (ACH) or ``requires_action`` (3-D
+        Secure: the page finishes it with the client secret); a decline raises CardDeclined."""
+
+    @abc.abstractmethod
+    def refund(self, intent_id: str, amount_cents: int, idempotency_key: str) -> str:
+        """The processor's refund id."""
+
+    @abc.abstractmethod
+    def verify(self, payload: bytes, signature: str) -> StripeEvent | None:
+        """The event if the signature holds (None: an event type we do not act on)."""

@@ -1,0 +1,131 @@
+"""Paying and refunding on fakes: the server decides amounts and methods, each Stripe event acts
+once, a charge's facts are one stream, refunds never exceed what is left."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from services.payments.domain.ledger import Charge, Ledger, NotPayable, PaymentRefused
+from services.payments.service_layer import handlers
+from services.payments.service_layer.gateway import StripeEvent
+from shared import contracts
+from tests.unit.fakes import FakeGateway, FakePaymentsUnitOfWork
+from tests.unit.test_pay_link import NOW, deliver, sent, voided
+
+pytestmark = pytest.mark.unit
+TOKEN = "tok-0123456789abcdef"
+
+
+def clock() -> datetime:
+    return NOW
+
+
+def start(
+    uow: FakePaymentsUnitOfWork,
+    gateway: FakeGateway,
+    amount: int,
+    method: str = "card",
+    attempt: str = "a" * 32,
+) -> handlers.Started:
+    return handlers.start_payment(TOKEN, attempt, amount, method, uow, gateway)  # type: ignore[arg-type]
+
+
+def stripe_says(uow: FakePaymentsUnitOfWork, kind: str, intent: str, event_id: str) -> bool:
+    event = StripeEvent(event_id, f"payment_intent.{kind}", intent, 0, {}, "insufficient funds")
+    return handlers.when_stripe_reports(event, uow, clock)
+
+
+def paid_invoice() -> tuple[FakePaymentsUnitOfWork, FakeGateway]:
+    uow, gateway = FakePaymentsUnitOfWork(), FakeGateway()
+    deliver(uow, sent(10_000))
+    return uow, gateway
+
+
+def test_the_server_creates_the_intent_for_the_amount_it_allows() -> None:
+    uow, gateway = paid_invoice()
+    started = start(uow, gateway, 4_000)
+    (intent,) = gateway.intents
+    assert intent["amount_cents"] == 4_000 and intent["method"] == "card"
+    assert intent["idempotency_key"] == f"charge:{'a' * 32}"
+    assert intent["metadata"] == {"shop": "shop-1", "invoice": "inv-1", "charge": "a" * 32}
+    assert started.client_secret == "pi_1_secret" and gateway.customers == ["cust-1"]
+    start(uow, gateway, 1_000, attempt="b" * 32)
+    assert gateway.customers == ["cust-1"]  # one Stripe customer per shop customer
+
+
+@pytest.mark.parametrize(
+    ("amount", "method", "field"),
+    [(10_001, "card", "amount_cents"), (99, "card", "amount_cents"), (5_000, "ach", "method")],
+)
+def test_overpayment_tiny_payments_and_disallowed_methods_are_refused(
+    amount: int, method: str, field: str
+) -> None:
+    uow, gateway = paid_invoice()
+    uow.invoices.rows["inv-1"].allowed_payment_methods = ["card"]
+    with pytest.raises(PaymentRefused) as caught:
+        start(uow, gateway, amount, method)
+    assert caught.value.field == field and gateway.intents == [] and uow.charges.rows == {}
+
+
+def test_stripe_events_act_once_and_build_the_balance() -> None:
+    uow, gateway = paid_invoice()
+    start(uow, gateway, 4_000)
+    assert stripe_says(uow, "succeeded", "pi_1", "evt_1")
+    assert not stripe_says(uow, "succeeded", "pi_1", "evt_1")  # the same delivery again
+    assert not stripe_says(uow, "succeeded", "pi_1", "evt_1b")  # another delivery, same fact
+    (received,) = uow.published
+    assert isinstance(received.envelope.event, contracts.PaymentReceived)
+    assert (received.aggregate_id, received.version) == (f"charge:{'a' * 32}", 2)
+    invoice = uow.invoices.rows["inv-1"]
+    assert Ledger(uow.charges.for_invoice("inv-1")).payable_now(invoice) == 6_000
+    assert not stripe_says(uow, "succeeded", "pi_unknown", "evt_2")  # not ours
+
+
+def test_an_ach_payment_clears_or_is_returned() -> None:
+    uow, gateway = paid_invoice()
+    start(uow, gateway, 10_000, "ach")
+    assert stripe_says(uow, "processing", "pi_1", "evt_1")
+    ledger = Ledger(uow.charges.for_invoice("inv-1"))
+    assert ledger.clearing_cents == 10_000 and ledger.payable_now(uow.invoices.rows["inv-1"]) == 0
+    with pytest.raises(NotPayable):
+        start(uow, gateway, 100, attempt="c" * 32)
+    assert stripe_says(uow, "succeeded", "pi_1", "evt_2")
+    assert stripe_says(uow, "payment_failed", "pi_1", "evt_3")  # returned after clearing
+    kinds = [p.envelope.type for p in uow.published]
+    assert kinds == ["PaymentInitiated", "PaymentReceived", "PaymentFailed"]
+    assert (
+        Ledger(uow.charges.for_invoice("inv-1")).payable_now(uow.invoices.rows["inv-1"]) == 10_000
+    )
+
+
+def test_refunds_never_exceed_what_is_left_of_the_payment() -> None:
+    uow, gateway = paid_invoice()
+    start(uow, gateway, 8_000)
+    stripe_says(uow, "succeeded", "pi_1", "evt_1")
+    charge_id = "a" * 32
+
+    def refund(amount: int) -> Charge:
+        return handlers.refund_payment(
+            "shop-1", charge_id, amount, "goodwill", "Owner", uow, gateway, clock
+        )
+
+    assert refund(3_000).refunded_cents == 3_000
+    with pytest.raises(PaymentRefused):
+        refund(5_001)
+    assert refund(5_000).refunded_cents == 8_000
+    assert [r[1] for r in gateway.refunds] == [3_000, 5_000]
+    refunds = [p.envelope.event for p in uow.published if p.envelope.type == "RefundIssued"]
+    assert [r.amount_cents for r in refunds] == [3_000, 5_000]  # type: ignore[attr-defined]
+    with pytest.raises(handlers.UnknownPayment):
+        handlers.refund_payment("other-shop", charge_id, 1, "", "x", uow, gateway, clock)
+
+
+def test_a_voided_invoice_takes_no_payment() -> None:
+    uow, gateway = paid_invoice()
+    deliver(uow, voided())
+    with pytest.raises(NotPayable):
+        start(uow, gateway, 1_000)
+    with pytest.raises(handlers.UnknownPayLink):
+        handlers.start_payment("nope-0123456789abc", "d" * 32, 100, "card", uow, gateway)
