@@ -17,6 +17,8 @@ from shared.devstack import infra
 from shared.settings import SERVICES, Settings
 
 VAR = infra.ROOT / "var"
+ACH_CLEAR_SECONDS = 1.0
+"""How long a bank debit takes to clear in the tests' ACH emulator."""
 
 
 @pytest.fixture(scope="session")
@@ -34,15 +36,19 @@ def localstripe() -> Iterator[str]:
         yield os.environ["STRIPE_API_BASE"]
         return
     VAR.mkdir(exist_ok=True)
-    port = infra.free_port()
-    proc = infra.start_localstripe(port, (VAR / "test-localstripe.log").open("ab"))
-    base = f"http://127.0.0.1:{port}"
+    log = (VAR / "test-localstripe.log").open("ab")
+    port, ach_port = infra.free_port(), infra.free_port()
+    proc = infra.start_localstripe(port, log)
+    local = f"http://127.0.0.1:{port}"
+    ach = infra.start_ach_emulator(ach_port, local, ACH_CLEAR_SECONDS, log)
+    base = f"http://127.0.0.1:{ach_port}"
     os.environ["STRIPE_API_BASE"] = base
-    os.environ["STRIPE_JS_URL"] = f"{base}/js.stripe.com/v3/"
+    os.environ["STRIPE_JS_URL"] = f"{local}/js.stripe.com/v3/"
     try:
         yield base
     finally:
         del os.environ["STRIPE_API_BASE"], os.environ["STRIPE_JS_URL"]
+        infra.stop(ach)
         infra.stop(proc)
 
 

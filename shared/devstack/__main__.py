@@ -18,6 +18,8 @@ from shared.settings import load_settings
 VAR = infra.ROOT / "var"
 LOCALSTRIPE_PORT = 8420
 LOCALSTRIPE = f"http://127.0.0.1:{LOCALSTRIPE_PORT}"
+ACH_PORT = 8421
+"""The Stripe API address the services use in development: ACH here, the rest to localstripe."""
 STOPPED_BY_SIGNAL = (130, 143)
 """honcho's return codes after Ctrl-C (SIGINT) or SIGTERM: a clean stop."""
 
@@ -59,9 +61,14 @@ def _infrastructure_env() -> dict[str, str]:
         env["KAFKA_BOOTSTRAP_SERVERS"] = "127.0.0.1:9092"
     if not os.environ.get("STRIPE_API_KEY"):
         print(f"starting localstripe on 127.0.0.1:{LOCALSTRIPE_PORT} …", flush=True)
-        stripe = infra.start_localstripe(LOCALSTRIPE_PORT, (VAR / "localstripe.log").open("ab"))
+        log = (VAR / "localstripe.log").open("ab")
+        stripe = infra.start_localstripe(LOCALSTRIPE_PORT, log)
         atexit.register(infra.stop, stripe)
-        env["STRIPE_API_BASE"] = LOCALSTRIPE
+        seconds = float(os.environ.get("ACH_CLEAR_SECONDS", "10"))
+        ach = infra.start_ach_emulator(ACH_PORT, LOCALSTRIPE, seconds, log)
+        atexit.register(infra.stop, ach)
+        print(f"ACH (development): bank debits clear after {seconds:g} s", flush=True)
+        env["STRIPE_API_BASE"] = f"http://127.0.0.1:{ACH_PORT}"
         env["STRIPE_JS_URL"] = f"{LOCALSTRIPE}/js.stripe.com/v3/"
     return env
 

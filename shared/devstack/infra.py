@@ -105,6 +105,30 @@ def start_localstripe(port: int, log: IO[bytes] | None = None) -> subprocess.Pop
     return proc
 
 
+def start_ach_emulator(
+    port: int, localstripe: str, clear_seconds: float, log: IO[bytes] | None = None
+) -> subprocess.Popen[bytes]:
+    """The development ACH path in front of localstripe (shared/devstack/stripe_ach.py)."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "shared.devstack.stripe_ach",
+            str(port),
+            localstripe,
+            str(clear_seconds),
+        ],
+        stdout=log or subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,
+        cwd=str(ROOT),
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    wait_until(lambda: port_is_open(port), 30, f"the ACH emulator on port {port}")
+    return proc
+
+
 def register_stripe_webhook(api_base: str, name: str, url: str, secret: str) -> None:
     """Tell localstripe where to post signed webhooks (real Stripe: the dashboard or API)."""
     events = ["payment_intent.succeeded", "payment_intent.payment_failed"]

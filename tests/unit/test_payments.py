@@ -129,3 +129,16 @@ def test_a_voided_invoice_takes_no_payment() -> None:
         start(uow, gateway, 1_000)
     with pytest.raises(handlers.UnknownPayLink):
         handlers.start_payment("nope-0123456789abc", "d" * 32, 100, "card", uow, gateway)
+
+
+def test_a_webhook_quicker_than_our_own_write_finds_the_charge_by_its_metadata() -> None:
+    uow, gateway = paid_invoice()
+    start(uow, gateway, 10_000, "ach")
+    uow.charges.rows["a" * 32].intent_id = None  # as if Stripe answered before we stored it
+    event = StripeEvent("evt_9", "payment_intent.processing", "pi_1", 0, {"charge": "a" * 32})
+    assert handlers.when_stripe_reports(event, uow, clock)
+    assert uow.charges.rows["a" * 32].intent_id == "pi_1"
+    stranger = StripeEvent(
+        "evt_10", "payment_intent.succeeded", "pi_other", 0, {"charge": "a" * 32}
+    )
+    assert not handlers.when_stripe_reports(stranger, uow, clock)  # another intent's metadata

@@ -20,7 +20,12 @@ from services.payments.domain.ledger import MINIMUM_PAYMENT_CENTS, NotPayable, P
 from services.payments.domain.model import PayableInvoice
 from services.payments.entrypoints.schemas import PaymentList, PaymentOut, PaymentStarted
 from services.payments.service_layer import commands, handlers
-from services.payments.service_layer.gateway import BadSignature, CardDeclined
+from services.payments.service_layer.gateway import (
+    BadSignature,
+    BankDebit,
+    CardDeclined,
+    Mandate,
+)
 from shared.contracts import ShopBranding
 from shared.http import FieldError, actor, create_app, parse_body, shop_id
 from shared.invoice_pdf import LOGO_PREFIXES, PdfInvoice
@@ -117,6 +122,10 @@ def _paying_routes(app: Flask) -> None:
             PooledUnitOfWork(bootstrap.wiring.pool),
             bootstrap.gateway(),
             cmd.payment_method,
+            BankDebit(**cmd.bank.model_dump()) if cmd.bank else None,
+            Mandate(request.remote_addr or "", request.headers.get("User-Agent", ""))
+            if cmd.method == "ach"
+            else None,
         )
         settings = bootstrap.wiring.settings
         body = PaymentStarted(

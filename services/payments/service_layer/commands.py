@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Command(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class BankAccountIn(Command):
+    account_holder_name: str = Field(min_length=1, max_length=200)
+    routing_number: str = Field(pattern=r"^[0-9]{9}$")
+    account_number: str = Field(pattern=r"^[0-9]{4,17}$")
+    account_holder_type: Literal["individual", "company"] = "individual"
 
 
 class StartPayment(Command):
@@ -23,6 +30,18 @@ class StartPayment(Command):
         pattern=r"^pm_[A-Za-z0-9_]{1,200}$",
         description="The PaymentMethod Stripe.js made from the card; confirmed on the server",
     )
+    bank: BankAccountIn | None = Field(default=None, description="For ACH: the account to debit")
+    mandate_accepted: bool = Field(
+        default=False, description="For ACH: the customer authorized the debit on the page"
+    )
+
+    @model_validator(mode="after")
+    def _what_each_method_needs(self) -> StartPayment:
+        if self.method == "ach" and (self.bank is None or not self.mandate_accepted):
+            raise ValueError("a bank debit needs the bank account and the accepted mandate")
+        if self.method == "card" and self.bank is not None:
+            raise ValueError("a card payment takes no bank account")
+        return self
 
 
 class Refund(Command):

@@ -17,6 +17,24 @@ class Intent:
 
 
 @dataclass(frozen=True)
+class BankDebit:
+    """A US bank account as the customer typed it, for one ACH debit (never stored here)."""
+
+    account_holder_name: str
+    routing_number: str
+    account_number: str
+    account_holder_type: str = "individual"
+
+
+@dataclass(frozen=True)
+class Mandate:
+    """The customer's online authorization of the debit (NACHA): where and how it was given."""
+
+    ip_address: str
+    user_agent: str
+
+
+@dataclass(frozen=True)
 class StripeEvent:
     """A verified webhook: its id (processed once), type and the PaymentIntent it is about."""
 
@@ -52,10 +70,13 @@ class PaymentGateway(abc.ABC):
         metadata: dict[str, str],
         idempotency_key: str,
         payment_method_ref: str | None = None,
+        bank: BankDebit | None = None,
+        mandate: Mandate | None = None,
     ) -> Intent:
         """With ``payment_method_ref`` (made by Stripe.js in the browser) the intent is confirmed
         at once, on the server: ``succeeded``, ``processing`` (ACH) or ``requires_action`` (3-D
-        Secure: the page finishes it with the client secret); a decline raises CardDeclined."""
+        Secure: the page finishes it with the client secret); a decline raises CardDeclined.
+        With ``bank`` and ``mandate`` an ACH debit is confirmed at once (``processing``)."""
 
     @abc.abstractmethod
     def refund(self, intent_id: str, amount_cents: int, idempotency_key: str) -> str:

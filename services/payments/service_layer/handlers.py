@@ -16,7 +16,13 @@ from services.payments.domain.ledger import (
     check_refund,
 )
 from services.payments.domain.model import PayableInvoice, is_a_real_open
-from services.payments.service_layer.gateway import CardDeclined, PaymentGateway, StripeEvent
+from services.payments.service_layer.gateway import (
+    BankDebit,
+    CardDeclined,
+    Mandate,
+    PaymentGateway,
+    StripeEvent,
+)
 from services.payments.service_layer.unit_of_work import Opened, UnitOfWork
 from shared.contracts import (
     Event,
@@ -110,6 +116,8 @@ def start_payment(
     uow: UnitOfWork,
     gateway: PaymentGateway,
     payment_method_ref: str | None = None,
+    bank: BankDebit | None = None,
+    mandate: Mandate | None = None,
 ) -> Started:
     """A PaymentIntent for the amount the server allows: checked against the invoice and what
     has been paid, recorded before Stripe is called, with the attempt's id as idempotency key
@@ -135,6 +143,8 @@ def start_payment(
             metadata={"shop": invoice.shop_id, "invoice": invoice.invoice_id, "charge": charge_id},
             idempotency_key=f"charge:{charge_id}",
             payment_method_ref=payment_method_ref,
+            bank=bank,
+            mandate=mandate,
         )
     except CardDeclined:
         _mark(uow, charge_id, "failed")
@@ -201,7 +211,7 @@ def when_stripe_reports(event: StripeEvent, uow: UnitOfWork, clock: Clock) -> bo
     with uow:
         if not uow.processor.first_delivery(event.event_id, event.event_type):
             return False
-        charge = uow.charges.by_intent(event.intent_id)
+        charge = _charge_of(uow, event)
         if charge is None:
             uow.commit()  # not ours (another environment's intent): remembered, ignored
             return False
@@ -212,6 +222,19 @@ def when_stripe_reports(event: StripeEvent, uow: UnitOfWork, clock: Clock) -> bo
             uow.publish(f"charge:{charge.charge_id}", FACT_VERSIONS[envelope.type], envelope)
         uow.commit()
     return fact is not None
+
+
+def _charge_of(uow: UnitOfWork, event: StripeEvent) -> Charge | None:
+    """By the intent id, or — when Stripe is quicker than our own write of that id (ACH's
+    processing event can come before create returns) — by the charge id in its metadata."""
+    charge = uow.charges.by_intent(event.intent_id)
+    if charge is not None:
+        return charge
+    charge = uow.charges.get(event.metadata.get("charge", ""))
+    if charge is None or charge.intent_id not in (None, event.intent_id):
+        return None
+    charge.intent_id = event.intent_id
+    return charge
 
 
 def _fact_for(event: StripeEvent, charge: Charge, now: datetime) -> Event | None:
