@@ -19,13 +19,20 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
+# The browser tests drive Debian's Chromium through Playwright (never `playwright install`).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@echo "installing chromium (Debian) for the browser tests…"
+	@$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq chromium
+
 run: $(STAMP)  ## start the whole platform with demo data (Ctrl-C stops it)
 	$(PY) -m shared.devstack run
 
 smoke: $(STAMP)  ## against a running `make run`: close a job, wait ≤ 2 s for its draft
 	$(PY) -m shared.devstack smoke
 
-test: $(STAMP)  ## unit, integration and end-to-end tests on a throwaway PostgreSQL and broker
+test: $(STAMP) $(CHROMIUM)  ## unit, integration and end-to-end tests on a throwaway PostgreSQL and broker
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit tests/integration tests/e2e
 
 unit: $(STAMP)
@@ -34,7 +41,7 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(PY) -m pytest -q tests/integration
 
-e2e: $(STAMP)
+e2e: $(STAMP) $(CHROMIUM)
 	$(PY) -m pytest -q tests/e2e
 
 bench: $(STAMP)  ## invoice PDF render time; closed→drafted throughput and latency vs the raw Kafka client

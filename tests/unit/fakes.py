@@ -339,6 +339,7 @@ class FakeGateway(PaymentGateway):
         self.intents: list[dict[str, object]] = []
         self.refunds: list[tuple[str, int, str]] = []
         self.customers: list[str] = []
+        self.setups: list[tuple[str, str]] = []
 
     def customer_for(self, shop_id: str, customer: CustomerSnapshot) -> str:
         self.customers.append(customer.customer_id)
@@ -348,6 +349,10 @@ class FakeGateway(PaymentGateway):
         self.intents.append(request)
         n = len(self.intents)
         return Intent(f"pi_{n}", f"pi_{n}_secret", "requires_payment_method")
+
+    def create_setup(self, customer_ref: str, idempotency_key: str) -> str:
+        self.setups.append((customer_ref, idempotency_key))
+        return f"seti_{len(self.setups)}_secret"
 
     def refund(self, intent_id: str, amount_cents: int, idempotency_key: str) -> str:
         self.refunds.append((intent_id, amount_cents, idempotency_key))

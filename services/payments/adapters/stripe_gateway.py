@@ -106,6 +106,13 @@ class StripeGateway(PaymentGateway):
             raise CardDeclined(exc.user_message or "the card was declined") from exc
         return Intent(str(intent.id), str(intent.client_secret), str(intent.status))
 
+    def create_setup(self, customer_ref: str, idempotency_key: str) -> str:
+        setup = self.client.v1.setup_intents.create(
+            params={"customer": customer_ref, "payment_method_types": ["card"]},  # type: ignore[arg-type]
+            options={"idempotency_key": idempotency_key},
+        )
+        return str(setup.client_secret)
+
     def refund(self, intent_id: str, amount_cents: int, idempotency_key: str) -> str:
         refund = self.client.v1.refunds.create(
             params={"payment_intent": intent_id, "amount": amount_cents},

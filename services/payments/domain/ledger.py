@@ -73,6 +73,16 @@ def check_payment(
 ) -> None:
     """The server decides what may be paid, whatever the browser sends: a method the invoice
     allows, and an amount between the minimum and what is owed now."""
+    owed = check_payable(invoice, ledger, method)
+    minimum = min(owed, MINIMUM_PAYMENT_CENTS)
+    if amount_cents < minimum:
+        raise PaymentRefused("amount_cents", f"at least {minimum} cents")
+    if amount_cents > owed:
+        raise PaymentRefused("amount_cents", f"at most the {owed} cents owed")
+
+
+def check_payable(invoice: PayableInvoice, ledger: Ledger, method: PaymentMethod) -> int:
+    """Something is owed, on an invoice that is not void, by a method it allows; how much."""
     if not invoice.payable:
         raise NotPayable("this invoice was voided" if invoice.voided_at else "not payable")
     owed = ledger.payable_now(invoice)
@@ -81,11 +91,7 @@ def check_payment(
     if method not in invoice.allowed_payment_methods:
         allowed = " or ".join(invoice.allowed_payment_methods)
         raise PaymentRefused("method", f"this invoice can be paid by {allowed} only")
-    minimum = min(owed, MINIMUM_PAYMENT_CENTS)
-    if amount_cents < minimum:
-        raise PaymentRefused("amount_cents", f"at least {minimum} cents")
-    if amount_cents > owed:
-        raise PaymentRefused("amount_cents", f"at most the {owed} cents owed")
+    return owed
 
 
 def check_refund(charge: Charge, amount_cents: int) -> None:

@@ -18,7 +18,12 @@ from services.payments import bootstrap
 from services.payments.adapters.postgres import PooledUnitOfWork
 from services.payments.domain.ledger import MINIMUM_PAYMENT_CENTS, NotPayable, PaymentRefused
 from services.payments.domain.model import PayableInvoice
-from services.payments.entrypoints.schemas import PaymentList, PaymentOut, PaymentStarted
+from services.payments.entrypoints.schemas import (
+    CardSetup,
+    PaymentList,
+    PaymentOut,
+    PaymentStarted,
+)
 from services.payments.service_layer import commands, handlers
 from services.payments.service_layer.gateway import (
     BadSignature,
@@ -137,6 +142,25 @@ def _paying_routes(app: Flask) -> None:
             publishable_key=settings.stripe_publishable_key,
         )
         return jsonify(body.model_dump()), 201
+
+    @app.post("/p/<token>/card-setup")
+    @doc(
+        "Before paying by card: a SetupIntent the page confirms with Stripe.js (public; needs"
+        " X-CSRF-Token)",
+        body=commands.StartCardSetup,
+        response=CardSetup,
+        status=201,
+        errors=(409,),
+    )
+    def card_setup(token: str) -> tuple[Response, int]:
+        if TOKEN.fullmatch(token) is None:
+            raise handlers.UnknownPayLink(token)
+        _check_csrf(token)
+        cmd = parse_body(commands.StartCardSetup)
+        secret = handlers.start_card_setup(
+            token, cmd.attempt, PooledUnitOfWork(bootstrap.wiring.pool), bootstrap.gateway()
+        )
+        return jsonify(CardSetup(client_secret=secret).model_dump()), 201
 
     @app.post("/webhooks/stripe")
     @doc("Stripe's webhooks (signature verified; each event id acted on once)", errors=(400,))
@@ -259,7 +283,8 @@ def _view(token: str, page: handlers.PayPage) -> dict[str, object]:
         "owed": owed,
         "clearing": ledger.clearing_cents,
         "minimum": min(owed, MINIMUM_PAYMENT_CENTS),
-        "can_pay": invoice.payable and owed > 0 and "card" in invoice.allowed_payment_methods,
+        "can_pay": invoice.payable and owed > 0,
+        "methods": invoice.allowed_payment_methods,
         "csrf": csrf_token(token),
         "attempt": uuid.uuid4().hex,
         "publishable_key": settings.stripe_publishable_key,
@@ -303,7 +328,8 @@ def _pay_csp() -> dict[str, str]:
     stripe_js = _origin(settings.stripe_js_url)
     stripe_api = _origin(settings.stripe_api_base or "https://api.stripe.com")
     policy = (
-        f"default-src 'none'; script-src 'self' {stripe_js}; connect-src 'self' {stripe_api}; "
+        f"default-src 'none'; script-src 'self' {stripe_js}; "
+        f"connect-src 'self' {stripe_js} {stripe_api}; "
         f"frame-src {stripe_js} https://hooks.stripe.com; style-src 'unsafe-inline'; "
         "img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )

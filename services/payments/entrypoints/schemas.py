@@ -34,3 +34,7 @@ class PaymentOut(BaseModel):
 
 class PaymentList(BaseModel):
     items: list[PaymentOut]
+
+
+class CardSetup(BaseModel):
+    client_secret: str

@@ -44,6 +44,10 @@ class StartPayment(Command):
         return self
 
 
+class StartCardSetup(Command):
+    attempt: str = Field(pattern=r"^[0-9a-f]{32}$")
+
+
 class Refund(Command):
     amount_cents: int = Field(gt=0, le=100_000_000)
     reason: str = Field(default="", max_length=500)

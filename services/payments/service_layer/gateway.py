@@ -79,6 +79,11 @@ class PaymentGateway(abc.ABC):
         With ``bank`` and ``mandate`` an ACH debit is confirmed at once (``processing``)."""
 
     @abc.abstractmethod
+    def create_setup(self, customer_ref: str, idempotency_key: str) -> str:
+        """A SetupIntent for a card: the page confirms it with Stripe.js (the card details go
+        to Stripe, never here) and pays with the PaymentMethod it yields. Its client secret."""
+
+    @abc.abstractmethod
     def refund(self, intent_id: str, amount_cents: int, idempotency_key: str) -> str:
         """The processor's refund id."""
 

@@ -12,6 +12,7 @@ from services.payments.domain.ledger import (
     ChargeStatus,
     Ledger,
     PaymentRefused,
+    check_payable,
     check_payment,
     check_refund,
 )
@@ -165,6 +166,17 @@ def _mark(uow: UnitOfWork, charge_id: str, status: ChargeStatus) -> None:
         stored.status = status
         uow.charges.save(stored)
         uow.commit()
+
+
+def start_card_setup(token: str, attempt: str, uow: UnitOfWork, gateway: PaymentGateway) -> str:
+    """Before a card payment: a SetupIntent for the customer, so the page can turn the card
+    into a PaymentMethod with Stripe.js. Its client secret."""
+    with uow:
+        invoice = _by_token(uow, token)
+        check_payable(invoice, Ledger(uow.charges.for_invoice(invoice.invoice_id)), "card")
+        customer_ref = _customer_ref(uow, gateway, invoice)
+        uow.commit()
+    return gateway.create_setup(customer_ref, idempotency_key=f"setup:{attempt}")
 
 
 class AttemptAlreadyStarted(Exception):

@@ -24,28 +24,72 @@
     return checked ? checked.value : data.defaultMethod;
   }
 
+  form.querySelectorAll("input[name=method]").forEach(function (radio) {
+    radio.addEventListener("change", function () {
+      var ach = methodChosen() === "ach";
+      var cardFields = document.getElementById("card-fields");
+      var achFields = document.getElementById("ach-fields");
+      if (cardFields) { cardFields.hidden = ach; }
+      if (achFields) { achFields.hidden = !ach; }
+    });
+  });
+
+  function request(body) { return post(data.startUrl, body); }
+
+  async function post(url, body) {
+    var response = await fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": data.csrf },
+      body: JSON.stringify(body)
+    });
+    return { ok: response.ok, body: await response.json() };
+  }
+
+  function refusal(body) {
+    var reason = body.fields && body.fields.length ? body.fields[0].reason : body.message;
+    return reason || "The payment could not be started.";
+  }
+
+  async function payByBank(amount) {
+    var result = await request({
+      attempt: data.attempt, amount_cents: amount, method: "ach",
+      mandate_accepted: form.mandate.checked,
+      bank: { account_holder_name: form.holder.value, routing_number: form.routing.value.trim(),
+              account_number: form.account.value.trim() }
+    });
+    if (!result.ok) { say(refusal(result.body), true); button.disabled = false; return; }
+    say("Thank you! Your bank payment has started; it takes a few business days to clear.");
+    form.dataset.paid = "pending";
+  }
+
   form.addEventListener("submit", async function (event) {
     event.preventDefault();
     var amount = Math.round(parseFloat(form.amount.value) * 100);
     if (!(amount > 0)) { say("Enter the amount to pay.", true); return; }
     button.disabled = true;
     say("Working…");
+    if (methodChosen() === "ach") {
+      try { await payByBank(amount); } catch (error) {
+        say("Something went wrong; nothing was debited. Please try again.", true);
+        button.disabled = false;
+      }
+      return;
+    }
     try {
-      var made = await stripe.createPaymentMethod({ type: "card", card: card });
-      if (made.error) { say(made.error.message || "Check the card details.", true); button.disabled = false; return; }
-      var response = await fetch(data.startUrl, {
-        method: "POST",
-        headers: { "Content-Type": "application/json", "X-CSRF-Token": data.csrf },
-        body: JSON.stringify({ attempt: data.attempt, amount_cents: amount, method: methodChosen(),
-                               payment_method: made.paymentMethod.id })
-      });
-      var body = await response.json();
-      if (!response.ok) {
-        var reason = body.fields && body.fields.length ? body.fields[0].reason : body.message;
-        say(reason || "The payment could not be started.", true);
+      var setup = await post(data.setupUrl, { attempt: data.attempt });
+      if (!setup.ok) { say(refusal(setup.body), true); button.disabled = false; return; }
+      var confirmed = await stripe.confirmCardSetup(setup.body.client_secret,
+                                                   { payment_method: { card: card } });
+      if (confirmed.error) {
+        say(confirmed.error.message || "Check the card details.", true);
         button.disabled = false;
         return;
       }
+      var made = { paymentMethod: { id: confirmed.setupIntent.payment_method } };
+      var started = await request({ attempt: data.attempt, amount_cents: amount, method: "card",
+                                    payment_method: made.paymentMethod.id });
+      var body = started.body;
+      if (!started.ok) { say(refusal(body), true); button.disabled = false; return; }
       if (body.status === "requires_action") {
         var result = await stripe.confirmCardPayment(body.client_secret);
         if (result.error) {
@@ -57,6 +101,7 @@
       say("Thank you! Your payment of " + (amount / 100).toFixed(2) + " was received.");
       form.dataset.paid = "true";
     } catch (error) {
+      console.error("pay page:", error);
       say("Something went wrong; nothing was charged. Please try again.", true);
       button.disabled = false;
     }

@@ -1,0 +1,70 @@
+"""A customer pays from a phone-sized Chromium: the pay page, its script and (in development)
+localstripe's Stripe.js, end to end to Partially paid in invoicing."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, expect, sync_playwright
+
+from tests.e2e.test_card_payments import status_of
+from tests.e2e.test_pay_link import page_url, sent_invoice
+from tests.support.api import Api
+from tests.support.platform import RunningPlatform, wait_for
+
+pytestmark = pytest.mark.e2e
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield chromium
+        chromium.close()
+
+
+def test_pay_part_of_an_invoice_by_card_on_a_phone(
+    module_platform: RunningPlatform, browser: Browser
+) -> None:
+    invoicing = Api(module_platform.url("invoicing-web"), "shop-browser")
+    invoice: dict[str, Any] = sent_invoice(invoicing, cents=18_000)
+    url = page_url(module_platform, invoice)
+    context = browser.new_context(**PHONE)  # type: ignore[arg-type]
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    wait_for(lambda: page.goto(url).status == 200, 20, "the pay page")  # type: ignore[union-attr]
+    assert page.locator("#balance").inner_text() == "$180.00"
+    page.fill("#amount", "50.00")
+    card = page.locator("#card-element")
+    card.locator("input[placeholder=number]").fill("4242424242424242")
+    card.locator("input[placeholder=exp_month]").fill("12")
+    card.locator("input[placeholder=exp_year]").fill("30")
+    card.locator("input[placeholder=cvc]").fill("123")
+    card.locator("input[placeholder=postal_code]").fill("94607")
+    page.click("#pay-button")
+    expect(page.locator("#pay-message")).to_contain_text("Thank you", timeout=20_000)
+    wait_for(
+        lambda: status_of(invoicing, invoice["invoice_id"])["status"] == "partially_paid",
+        30,
+        "Partially paid in invoicing",
+    )
+    assert status_of(invoicing, invoice["invoice_id"])["balance_cents"] == 13_000
+    page.reload()
+    assert page.locator("#balance").inner_text() == "$130.00"
+    assert errors == []
+    context.close()
