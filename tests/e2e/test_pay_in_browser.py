@@ -56,6 +56,7 @@ def test_pay_part_of_an_invoice_by_card_on_a_phone(
     card.locator("input[placeholder=exp_year]").fill("30")
     card.locator("input[placeholder=cvc]").fill("123")
     card.locator("input[placeholder=postal_code]").fill("94607")
+    page.check("#save-card")
     page.click("#pay-button")
     expect(page.locator("#pay-message")).to_contain_text("Thank you", timeout=20_000)
     wait_for(
@@ -66,5 +67,17 @@ def test_pay_part_of_an_invoice_by_card_on_a_phone(
     assert status_of(invoicing, invoice["invoice_id"])["balance_cents"] == 13_000
     page.reload()
     assert page.locator("#balance").inner_text() == "$130.00"
+    assert errors == []
+
+    later = sent_invoice(invoicing, cents=7_500)  # the same customer's next job
+    wait_for(lambda: page.goto(page_url(module_platform, later)).status == 200, 20, "the next page")  # type: ignore[union-attr]
+    expect(page.locator("button.saved-card")).to_have_text("Pay with Visa •••• 4242")
+    page.click("button.saved-card")
+    expect(page.locator("#pay-message")).to_contain_text("Thank you", timeout=20_000)
+    wait_for(
+        lambda: status_of(invoicing, later["invoice_id"])["status"] == "paid",
+        30,
+        "the next invoice paid with the saved card in one click",
+    )
     assert errors == []
     context.close()

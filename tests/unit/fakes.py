@@ -17,7 +17,12 @@ from services.jobs.service_layer import unit_of_work as jobs_ports
 from services.payments.domain.ledger import Charge
 from services.payments.domain.model import PayableInvoice
 from services.payments.service_layer import unit_of_work as payments_ports
-from services.payments.service_layer.gateway import Intent, PaymentGateway, StripeEvent
+from services.payments.service_layer.gateway import (
+    Intent,
+    PaymentGateway,
+    SavedCard,
+    StripeEvent,
+)
 from shared.contracts import CustomerSnapshot, EstimateApproved, Event
 from shared.envelope import Envelope
 from shared.eventstore import ConcurrencyConflict
@@ -313,6 +318,13 @@ class FakeProcessor(payments_ports.Processor):
         self.customers: dict[tuple[str, str], str] = {}
         self.seen: set[str] = set()
         self.refunds: list[tuple[str, str, int, str, str, str]] = []
+        self.cards: dict[tuple[str, str], list[SavedCard]] = {}
+
+    def save_card(self, shop_id: str, customer_id: str, card: SavedCard) -> None:
+        self.cards.setdefault((shop_id, customer_id), []).append(card)
+
+    def saved_cards(self, shop_id: str, customer_id: str) -> list[SavedCard]:
+        return list(self.cards.get((shop_id, customer_id), []))
 
     def customer_ref(self, shop_id: str, customer_id: str) -> str | None:
         return self.customers.get((shop_id, customer_id))
@@ -340,6 +352,7 @@ class FakeGateway(PaymentGateway):
         self.refunds: list[tuple[str, int, str]] = []
         self.customers: list[str] = []
         self.setups: list[tuple[str, str]] = []
+        self.forgotten: list[str] = []
 
     def customer_for(self, shop_id: str, customer: CustomerSnapshot) -> str:
         self.customers.append(customer.customer_id)
@@ -349,6 +362,12 @@ class FakeGateway(PaymentGateway):
         self.intents.append(request)
         n = len(self.intents)
         return Intent(f"pi_{n}", f"pi_{n}_secret", "requires_payment_method")
+
+    def card_of(self, payment_method_ref: str) -> SavedCard:
+        return SavedCard(payment_method_ref, "visa", "4242")
+
+    def forget_card(self, payment_method_ref: str) -> None:
+        self.forgotten.append(payment_method_ref)
 
     def create_setup(self, customer_ref: str, idempotency_key: str) -> str:
         self.setups.append((customer_ref, idempotency_key))

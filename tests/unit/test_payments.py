@@ -142,3 +142,15 @@ def test_a_webhook_quicker_than_our_own_write_finds_the_charge_by_its_metadata()
         "evt_10", "payment_intent.succeeded", "pi_other", 0, {"charge": "a" * 32}
     )
     assert not handlers.when_stripe_reports(stranger, uow, clock)  # another intent's metadata
+
+
+def test_a_card_saved_on_purpose_pays_later_and_only_for_its_customer() -> None:
+    uow, gateway = paid_invoice()
+    handlers.start_payment(TOKEN, "a" * 32, 1_000, "card", uow, gateway, "pm_new", save_card=True)
+    handlers.start_payment(TOKEN, "b" * 32, 1_000, "card", uow, gateway, "pm_once")
+    assert [c.payment_method for c in uow.processor.saved_cards("shop-1", "cust-1")] == ["pm_new"]
+    handlers.start_payment(TOKEN, "c" * 32, 1_000, "card", uow, gateway, saved_card="pm_new")
+    assert gateway.intents[-1]["payment_method_ref"] == "pm_new"
+    with pytest.raises(PaymentRefused) as caught:
+        handlers.start_payment(TOKEN, "d" * 32, 1_000, "card", uow, gateway, saved_card="pm_x")
+    assert caught.value.field == "saved_card"

@@ -13,6 +13,7 @@ from pydantic import TypeAdapter
 
 from services.payments.domain.ledger import Charge
 from services.payments.domain.model import PayableInvoice
+from services.payments.service_layer.gateway import SavedCard
 from services.payments.service_layer.unit_of_work import (
     Charges,
     Opened,
@@ -145,6 +146,21 @@ class PostgresProcessor(Processor):
             (event_id, event_type),
         )
         return cur.rowcount == 1
+
+    def save_card(self, shop_id: str, customer_id: str, card: SavedCard) -> None:
+        self.conn.execute(
+            "INSERT INTO saved_cards (shop_id, customer_id, payment_method, brand, last4)"
+            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            (shop_id, customer_id, card.payment_method, card.brand, card.last4),
+        )
+
+    def saved_cards(self, shop_id: str, customer_id: str) -> list[SavedCard]:
+        rows = self.conn.execute(
+            "SELECT payment_method, brand, last4 FROM saved_cards"
+            " WHERE shop_id = %s AND customer_id = %s ORDER BY saved_at DESC",
+            (shop_id, customer_id),
+        ).fetchall()
+        return [SavedCard(*row) for row in rows]
 
     def record_refund(
         self, refund_id: str, charge_id: str, amount_cents: int, reason: str, by: str, ref: str

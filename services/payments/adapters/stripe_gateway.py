@@ -4,6 +4,7 @@ requests, another base address)."""
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import stripe
@@ -15,10 +16,12 @@ from services.payments.service_layer.gateway import (
     Intent,
     Mandate,
     PaymentGateway,
+    SavedCard,
     StripeEvent,
 )
 from shared.contracts import CustomerSnapshot, PaymentMethod
 
+log = logging.getLogger(__name__)
 WEBHOOK_TOLERANCE_SECONDS = 300
 """A signed webhook older than this is refused (a replayed capture)."""
 PAYMENT_INTENT_EVENTS = frozenset(
@@ -112,6 +115,21 @@ class StripeGateway(PaymentGateway):
             options={"idempotency_key": idempotency_key},
         )
         return str(setup.client_secret)
+
+    def card_of(self, payment_method_ref: str) -> SavedCard:
+        method = self.client.v1.payment_methods.retrieve(payment_method_ref)
+        card = method.card
+        brand = str(getattr(card, "brand", "card") or "card") if card else "card"
+        last4 = str(getattr(card, "last4", "") or "") if card else ""
+        return SavedCard(payment_method_ref, brand, last4)
+
+    def forget_card(self, payment_method_ref: str) -> None:
+        """Best effort: the payment went through; a card left attached is never offered (only
+        cards saved on purpose are)."""
+        try:
+            self.client.v1.payment_methods.detach(payment_method_ref)
+        except stripe.StripeError:
+            log.warning("could not detach an unsaved card", exc_info=True)
 
     def refund(self, intent_id: str, amount_cents: int, idempotency_key: str) -> str:
         refund = self.client.v1.refunds.create(

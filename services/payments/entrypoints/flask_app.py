@@ -131,6 +131,8 @@ def _paying_routes(app: Flask) -> None:
             Mandate(request.remote_addr or "", request.headers.get("User-Agent", ""))
             if cmd.method == "ach"
             else None,
+            save_card=cmd.save_card,
+            saved_card=cmd.saved_card,
         )
         settings = bootstrap.wiring.settings
         body = PaymentStarted(
@@ -285,6 +287,7 @@ def _view(token: str, page: handlers.PayPage) -> dict[str, object]:
         "minimum": min(owed, MINIMUM_PAYMENT_CENTS),
         "can_pay": invoice.payable and owed > 0,
         "methods": invoice.allowed_payment_methods,
+        "saved_cards": page.saved_cards if "card" in invoice.allowed_payment_methods else [],
         "csrf": csrf_token(token),
         "attempt": uuid.uuid4().hex,
         "publishable_key": settings.stripe_publishable_key,

@@ -31,6 +31,12 @@ class StartPayment(Command):
         description="The PaymentMethod Stripe.js made from the card; confirmed on the server",
     )
     bank: BankAccountIn | None = Field(default=None, description="For ACH: the account to debit")
+    save_card: bool = Field(default=False, description="Keep the card for future jobs")
+    saved_card: str | None = Field(
+        default=None,
+        pattern=r"^pm_[A-Za-z0-9_]{1,200}$",
+        description="Pay with one of the customer's saved cards (one click)",
+    )
     mandate_accepted: bool = Field(
         default=False, description="For ACH: the customer authorized the debit on the page"
     )

@@ -17,6 +17,13 @@ class Intent:
 
 
 @dataclass(frozen=True)
+class SavedCard:
+    payment_method: str
+    brand: str
+    last4: str
+
+
+@dataclass(frozen=True)
 class BankDebit:
     """A US bank account as the customer typed it, for one ACH debit (never stored here)."""
 
@@ -82,6 +89,14 @@ class PaymentGateway(abc.ABC):
     def create_setup(self, customer_ref: str, idempotency_key: str) -> str:
         """A SetupIntent for a card: the page confirms it with Stripe.js (the card details go
         to Stripe, never here) and pays with the PaymentMethod it yields. Its client secret."""
+
+    @abc.abstractmethod
+    def card_of(self, payment_method_ref: str) -> SavedCard:
+        """How to show a card (brand and last four digits) without ever holding its number."""
+
+    @abc.abstractmethod
+    def forget_card(self, payment_method_ref: str) -> None:
+        """Detach a card the customer did not ask to save."""
 
     @abc.abstractmethod
     def refund(self, intent_id: str, amount_cents: int, idempotency_key: str) -> str:

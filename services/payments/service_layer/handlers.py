@@ -22,6 +22,7 @@ from services.payments.service_layer.gateway import (
     CardDeclined,
     Mandate,
     PaymentGateway,
+    SavedCard,
     StripeEvent,
 )
 from services.payments.service_layer.unit_of_work import Opened, UnitOfWork
@@ -70,6 +71,7 @@ def when_invoicing_tells_keep_copy(envelope: Envelope, uow: UnitOfWork) -> None:
 class PayPage:
     invoice: PayableInvoice
     ledger: Ledger
+    saved_cards: list[SavedCard]
 
 
 def open_pay_link(
@@ -85,8 +87,9 @@ def open_pay_link(
         if opened.first_view:
             _publish_viewed(opened, now, uow)
         ledger = Ledger(uow.charges.for_invoice(opened.invoice.invoice_id))
+        cards = saved_cards_for(opened.invoice, uow)
         uow.commit()
-    return PayPage(opened.invoice, ledger)
+    return PayPage(opened.invoice, ledger, cards)
 
 
 def _publish_viewed(opened: Opened, now: datetime, uow: UnitOfWork) -> None:
@@ -119,6 +122,9 @@ def start_payment(
     payment_method_ref: str | None = None,
     bank: BankDebit | None = None,
     mandate: Mandate | None = None,
+    *,
+    save_card: bool = False,
+    saved_card: str | None = None,
 ) -> Started:
     """A PaymentIntent for the amount the server allows: checked against the invoice and what
     has been paid, recorded before Stripe is called, with the attempt's id as idempotency key
@@ -131,6 +137,9 @@ def start_payment(
             raise AttemptAlreadyStarted(charge_id)
         ledger = Ledger(uow.charges.for_invoice(invoice.invoice_id))
         check_payment(invoice, ledger, amount_cents, method)
+        if saved_card is not None:
+            _must_be_theirs(uow, invoice, saved_card)
+            payment_method_ref = saved_card
         charge = Charge(charge_id, invoice.invoice_id, invoice.shop_id, amount_cents, method)
         uow.charges.add(charge)
         customer_ref = _customer_ref(uow, gateway, invoice)
@@ -155,8 +164,28 @@ def start_payment(
         assert stored is not None
         stored.intent_id = intent.intent_id
         uow.charges.save(stored)
+        if save_card and payment_method_ref and saved_card is None:
+            assert invoice.customer is not None
+            card = gateway.card_of(payment_method_ref)
+            uow.processor.save_card(invoice.shop_id, invoice.customer.customer_id, card)
         uow.commit()
+    if payment_method_ref and not save_card and saved_card is None and intent.status == "succeeded":
+        gateway.forget_card(payment_method_ref)  # paid, and not to be kept
     return Started(charge_id, intent.client_secret, amount_cents, method, intent.status)
+
+
+def _must_be_theirs(uow: UnitOfWork, invoice: PayableInvoice, payment_method_ref: str) -> None:
+    """A saved card pays only its own customer's invoices (a card id from elsewhere is refused)."""
+    assert invoice.customer is not None
+    cards = uow.processor.saved_cards(invoice.shop_id, invoice.customer.customer_id)
+    if payment_method_ref not in {card.payment_method for card in cards}:
+        raise PaymentRefused("saved_card", "not one of this customer's saved cards")
+
+
+def saved_cards_for(invoice: PayableInvoice, uow: UnitOfWork) -> list[SavedCard]:
+    if invoice.customer is None:
+        return []
+    return uow.processor.saved_cards(invoice.shop_id, invoice.customer.customer_id)
 
 
 def _mark(uow: UnitOfWork, charge_id: str, status: ChargeStatus) -> None:

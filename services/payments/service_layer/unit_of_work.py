@@ -9,6 +9,7 @@ from types import TracebackType
 
 from services.payments.domain.ledger import Charge
 from services.payments.domain.model import PayableInvoice
+from services.payments.service_layer.gateway import SavedCard
 from shared.envelope import Envelope
 
 
@@ -68,6 +69,12 @@ class Processor(abc.ABC):
     @abc.abstractmethod
     def first_delivery(self, event_id: str, event_type: str) -> bool:
         """True the first time a webhook event id is seen (in this transaction's commit)."""
+
+    @abc.abstractmethod
+    def save_card(self, shop_id: str, customer_id: str, card: SavedCard) -> None: ...
+
+    @abc.abstractmethod
+    def saved_cards(self, shop_id: str, customer_id: str) -> list[SavedCard]: ...
 
     @abc.abstractmethod
     def record_refund(

@@ -62,6 +62,25 @@
     form.dataset.paid = "pending";
   }
 
+  form.querySelectorAll("button.saved-card").forEach(function (saved) {
+    saved.addEventListener("click", async function () {
+      var amount = Math.round(parseFloat(form.amount.value) * 100);
+      if (!(amount > 0)) { say("Enter the amount to pay.", true); return; }
+      saved.disabled = true;
+      say("Working…");
+      try {
+        var started = await request({ attempt: data.attempt, amount_cents: amount, method: "card",
+                                      saved_card: saved.dataset.card });
+        if (!started.ok) { say(refusal(started.body), true); saved.disabled = false; return; }
+        say("Thank you! Your payment of " + (amount / 100).toFixed(2) + " was received.");
+      } catch (error) {
+        console.error("pay page:", error);
+        say("Something went wrong; nothing was charged. Please try again.", true);
+        saved.disabled = false;
+      }
+    });
+  });
+
   form.addEventListener("submit", async function (event) {
     event.preventDefault();
     var amount = Math.round(parseFloat(form.amount.value) * 100);
@@ -87,7 +106,8 @@
       }
       var made = { paymentMethod: { id: confirmed.setupIntent.payment_method } };
       var started = await request({ attempt: data.attempt, amount_cents: amount, method: "card",
-                                    payment_method: made.paymentMethod.id });
+                                    payment_method: made.paymentMethod.id,
+                                    save_card: !!(form.save_card && form.save_card.checked) });
       var body = started.body;
       if (!started.ok) { say(refusal(body), true); button.disabled = false; return; }
       if (body.status === "requires_action") {
