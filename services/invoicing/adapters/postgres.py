@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import astuple, fields
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import psycopg
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
 
 from services.invoicing import projections
 from services.invoicing.domain.model import Invoice
@@ -25,6 +24,7 @@ from services.invoicing.service_layer.unit_of_work import (
 from shared import eventstore
 from shared.contracts import EstimateApproved, InvoiceDrafted
 from shared.envelope import Envelope
+from shared.unit_of_work import PooledTransaction
 
 
 class PostgresInvoices(InvoiceRepository):
@@ -147,40 +147,11 @@ class PostgresUnitOfWork(UnitOfWork):
         """The owner of the transaction rolls back."""
 
 
-class PooledUnitOfWork(UnitOfWork):
+class PooledUnitOfWork(PooledTransaction, UnitOfWork):
     """Borrows a pooled connection for one ``with`` block and owns its transaction (HTTP)."""
 
-    def __init__(self, pool: ConnectionPool) -> None:
-        self.pool = pool
-        self._conn: psycopg.Connection | None = None
-
-    def __enter__(self) -> PooledUnitOfWork:
-        self._conn = self.pool.getconn()
-        self.invoices = PostgresInvoices(self._conn)
-        self.settings = PostgresShopSettings(self._conn)
-        self.numbers = PostgresInvoiceNumbers(self._conn)
-        self.estimates = PostgresApprovedEstimates(self._conn)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        conn, self._conn = self._conn, None
-        if conn is None:
-            return
-        try:
-            conn.rollback()
-        except psycopg.Error:
-            pass  # a broken connection: the pool discards it below
-        finally:
-            self.pool.putconn(conn)
-
-    @property
-    def conn(self) -> psycopg.Connection:
-        assert self._conn is not None, "use the unit of work in a with block"
-        return self._conn
-
-    def commit(self) -> None:
-        self.conn.commit()
-
-    def rollback(self) -> None:
-        if self._conn is not None:
-            self._conn.rollback()
+    def bind(self, conn: psycopg.Connection) -> None:
+        self.invoices = PostgresInvoices(conn)
+        self.settings = PostgresShopSettings(conn)
+        self.numbers = PostgresInvoiceNumbers(conn)
+        self.estimates = PostgresApprovedEstimates(conn)

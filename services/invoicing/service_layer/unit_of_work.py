@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import abc
-from types import TracebackType
 
 from services.invoicing.domain.model import EXTERNAL_FACTS, Invoice
 from services.invoicing.domain.settings import ShopSettings
+from shared import unit_of_work as shared_uow
 from shared.contracts import EstimateApproved
 from shared.envelope import Envelope
 
@@ -74,7 +74,7 @@ class ApprovedEstimates(abc.ABC):
     def get(self, shop_id: str, estimate_id: str) -> EstimateApproved | None: ...
 
 
-class UnitOfWork(abc.ABC):
+class UnitOfWork(shared_uow.UnitOfWork):
     """One transaction. The consumer loop owns the one its handlers run in (``commit`` is then
     the loop's); an HTTP command begins and commits its own."""
 
@@ -82,20 +82,3 @@ class UnitOfWork(abc.ABC):
     settings: ShopSettingsRepository
     numbers: InvoiceNumbers
     estimates: ApprovedEstimates
-
-    def __enter__(self) -> UnitOfWork:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.rollback()
-
-    @abc.abstractmethod
-    def commit(self) -> None: ...
-
-    @abc.abstractmethod
-    def rollback(self) -> None: ...

@@ -7,7 +7,6 @@ from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
 from pydantic import TypeAdapter
 
 from services.jobs.domain.estimate import Estimate, EstimateStatus
@@ -36,6 +35,7 @@ from services.jobs.service_layer.unit_of_work import (
 from shared import eventstore
 from shared.envelope import Envelope
 from shared.eventstore import ConcurrencyConflict
+from shared.unit_of_work import PooledTransaction
 
 
 class PostgresCustomers(CustomerRepository):
@@ -371,44 +371,16 @@ def _estimate_row(e: Estimate) -> tuple[Any, ...]:
     )
 
 
-class PostgresUnitOfWork(UnitOfWork):
+class PostgresUnitOfWork(PooledTransaction, UnitOfWork):
     """Borrows a pooled connection for the length of one ``with`` block."""
 
-    def __init__(self, pool: ConnectionPool) -> None:
-        self.pool = pool
-        self._conn: psycopg.Connection | None = None
-
-    def __enter__(self) -> PostgresUnitOfWork:
-        self._conn = self.pool.getconn()
-        self.customers = PostgresCustomers(self._conn)
-        self.locations = PostgresServiceLocations(self._conn)
-        self.tax_rates = PostgresTaxRates(self._conn)
-        self.pricebook = PostgresPricebook(self._conn)
-        self.jobs = PostgresJobs(self._conn)
-        self.estimates = PostgresEstimates(self._conn)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        conn, self._conn = self._conn, None
-        if conn is None:
-            return
-        try:
-            conn.rollback()
-        except psycopg.Error:
-            pass  # a broken connection: the pool discards it below
-        finally:
-            self.pool.putconn(conn)
+    def bind(self, conn: psycopg.Connection) -> None:
+        self.customers = PostgresCustomers(conn)
+        self.locations = PostgresServiceLocations(conn)
+        self.tax_rates = PostgresTaxRates(conn)
+        self.pricebook = PostgresPricebook(conn)
+        self.jobs = PostgresJobs(conn)
+        self.estimates = PostgresEstimates(conn)
 
     def publish(self, aggregate_id: str, version: int, envelope: Envelope) -> None:
         eventstore.append(self.conn, aggregate_id, version - 1, [envelope])
-
-    def commit(self) -> None:
-        self.conn.commit()
-
-    def rollback(self) -> None:
-        self.conn.rollback()
-
-    @property
-    def conn(self) -> psycopg.Connection:
-        assert self._conn is not None, "use the unit of work in a with block"
-        return self._conn

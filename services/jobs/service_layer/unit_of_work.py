@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import abc
-from types import TracebackType
 
 from services.jobs.domain.estimate import Estimate
 from services.jobs.domain.model import Customer, Job, ServiceLocation
 from services.jobs.domain.pricebook import PricebookItem, TaxRate
+from shared import unit_of_work as shared_uow
 from shared.envelope import Envelope
 
 
@@ -89,7 +89,7 @@ class EstimateRepository(abc.ABC):
         """Persist a changed estimate; raises ConcurrencyConflict if it changed since read."""
 
 
-class UnitOfWork(abc.ABC):
+class UnitOfWork(shared_uow.UnitOfWork):
     """One transaction: repository writes and published events commit together or not at all."""
 
     customers: CustomerRepository
@@ -99,23 +99,6 @@ class UnitOfWork(abc.ABC):
     jobs: JobRepository
     estimates: EstimateRepository
 
-    def __enter__(self) -> UnitOfWork:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.rollback()
-
     @abc.abstractmethod
     def publish(self, aggregate_id: str, version: int, envelope: Envelope) -> None:
         """Record an event in the outbox, in this transaction, as ``version`` of the aggregate."""
-
-    @abc.abstractmethod
-    def commit(self) -> None: ...
-
-    @abc.abstractmethod
-    def rollback(self) -> None: ...

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from dataclasses import astuple
 from datetime import datetime
-from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
 from pydantic import TypeAdapter
 
 from services.payments.domain.ledger import Charge
@@ -23,6 +21,7 @@ from services.payments.service_layer.unit_of_work import (
 )
 from shared import eventstore
 from shared.envelope import Envelope
+from shared.unit_of_work import PooledTransaction
 
 COPY = TypeAdapter(PayableInvoice)
 
@@ -191,42 +190,13 @@ class ConsumerUnitOfWork(UnitOfWork):
         """The consumer rolls back."""
 
 
-class PooledUnitOfWork(UnitOfWork):
+class PooledUnitOfWork(PooledTransaction, UnitOfWork):
     """Borrows a pooled connection for one ``with`` block (HTTP requests)."""
 
-    def __init__(self, pool: ConnectionPool) -> None:
-        self.pool = pool
-        self._conn: psycopg.Connection | None = None
-
-    def __enter__(self) -> PooledUnitOfWork:
-        self._conn = self.pool.getconn()
-        self.invoices = PostgresPayableInvoices(self._conn)
-        self.charges = PostgresCharges(self._conn)
-        self.processor = PostgresProcessor(self._conn)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        conn, self._conn = self._conn, None
-        if conn is None:
-            return
-        try:
-            conn.rollback()
-        except psycopg.Error:
-            pass  # a broken connection: the pool discards it below
-        finally:
-            self.pool.putconn(conn)
-
-    @property
-    def conn(self) -> psycopg.Connection:
-        assert self._conn is not None, "use the unit of work in a with block"
-        return self._conn
+    def bind(self, conn: psycopg.Connection) -> None:
+        self.invoices = PostgresPayableInvoices(conn)
+        self.charges = PostgresCharges(conn)
+        self.processor = PostgresProcessor(conn)
 
     def publish(self, aggregate_id: str, version: int, envelope: Envelope) -> None:
         eventstore.append(self.conn, aggregate_id, version - 1, [envelope])
-
-    def commit(self) -> None:
-        self.conn.commit()
-
-    def rollback(self) -> None:
-        if self._conn is not None:
-            self._conn.rollback()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
 
 from services.payments.domain.ledger import Charge
 from services.payments.domain.model import PayableInvoice
 from services.payments.service_layer.gateway import SavedCard
+from shared import unit_of_work as shared_uow
 from shared.envelope import Envelope
 
 
@@ -82,28 +82,11 @@ class Processor(abc.ABC):
     ) -> None: ...
 
 
-class UnitOfWork(abc.ABC):
+class UnitOfWork(shared_uow.UnitOfWork):
     invoices: PayableInvoices
     charges: Charges
     processor: Processor
 
-    def __enter__(self) -> UnitOfWork:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.rollback()
-
     @abc.abstractmethod
     def publish(self, aggregate_id: str, version: int, envelope: Envelope) -> None:
         """Record an event in the outbox, in this transaction, as ``version`` of the stream."""
-
-    @abc.abstractmethod
-    def commit(self) -> None: ...
-
-    @abc.abstractmethod
-    def rollback(self) -> None: ...
