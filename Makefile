@@ -44,8 +44,9 @@ integration: $(STAMP)
 e2e: $(STAMP) $(CHROMIUM)
 	$(PY) -m pytest -q tests/e2e
 
-bench: $(STAMP)  ## invoice PDF render time; closed→drafted throughput and latency vs the raw Kafka client
+bench: $(STAMP)  ## PDF render, pay page server time and weight, closed→drafted throughput and latency
 	$(PY) -m bench.pdf
+	$(PY) -m bench.paypage
 	$(PY) -m bench.pipeline
 
 lint: $(STAMP)

@@ -48,7 +48,7 @@ def main() -> int:
         "--consumers", type=int, default=1, help="invoicing consumer replicas (as in make run)"
     )
     args = parser.parse_args()
-    with _infrastructure() as settings:
+    with Infrastructure() as settings:
         raw_rate = bench_raw(settings.kafka_bootstrap_servers, args.raw)
         _print_raw(raw_rate, args.raw)
         with _platform(settings, args.consumers) as platform:
@@ -242,7 +242,9 @@ def _p50_p99(samples: list[float]) -> tuple[float, float]:
 # --- plumbing -------------------------------------------------------------------------------
 
 
-class _infrastructure:  # noqa: N801
+class Infrastructure:
+    """Embedded PostgreSQL (or DATABASE_URL), a broker, fresh bench_ databases; the env set."""
+
     def __enter__(self) -> Settings:
         VAR.mkdir(exist_ok=True)
         url = os.environ.get("DATABASE_URL") or infra.start_embedded_postgres(VAR / "bench-pg")
