@@ -410,6 +410,7 @@ class RefundIssued(Event):
     amount_cents: PositiveCents
     currency: Currency = "USD"
     reason: str = ""
+    refunded_by: str = Field(default="", description="The staff member who refunded it.")
 
     @property
     def subject(self) -> str:

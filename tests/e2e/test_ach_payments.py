@@ -100,3 +100,29 @@ def test_a_debit_needs_the_account_and_the_mandate(module_platform: RunningPlatf
         mandate_accepted=True,
     )
     assert bad_routing.status_code == 422
+
+
+def test_a_method_the_invoice_does_not_allow_is_refused(module_platform: RunningPlatform) -> None:
+    invoicing = Api(module_platform.url("invoicing-web"), SHOP)
+    invoice, page = ready_page(module_platform, invoicing, 8_000)
+    card_only = invoicing.session.put(
+        f"{invoicing.base}/invoices/{invoice['invoice_id']}/payment-methods",
+        json={"methods": ["card"]},
+        timeout=10,
+    )
+    assert card_only.status_code == 200, card_only.text
+    wait_for(
+        lambda: (
+            'id="ach-fields"'
+            not in requests.get(page.url, headers={"User-Agent": IPHONE}, timeout=10).text
+        ),
+        20,
+        "the correction on the page",
+    )
+    refused = page.pay(
+        8_000, card=None, method="ach", bank=bank("000123456789"), mandate_accepted=True
+    )
+    assert refused.status_code == 422
+    assert refused.json()["fields"] == [
+        {"field": "method", "reason": "this invoice can be paid by card only"}
+    ]

@@ -61,6 +61,7 @@ def status_of(invoicing: Api, invoice_id: str) -> dict[str, Any]:
 def test_part_by_card_then_the_rest_then_refunds(module_platform: RunningPlatform) -> None:
     invoicing = Api(module_platform.url("invoicing-web"), SHOP)
     payments = Api(module_platform.url("payments-web"), SHOP)
+    payments.session.headers["X-Actor"] = "Maria (owner)"
     invoice = sent_invoice(invoicing, cents=30_000)
     url = page_url(module_platform, invoice)
     wait_for(
@@ -112,6 +113,10 @@ def test_part_by_card_then_the_rest_then_refunds(module_platform: RunningPlatfor
         30,
         "Partially refunded",
     )
+    history = invoicing.get(f"/invoices/{invoice['invoice_id']}/timeline").json()["items"]
+    assert ("Maria (owner)", "refunded $50.00: goodwill") in [
+        (h["who"], h["what"]) for h in history
+    ]
     too_much = payments.post(f"/payments/{big['charge_id']}/refunds", {"amount_cents": 15_001})
     assert too_much.status_code == 422
     for p in succeeded:

@@ -435,3 +435,18 @@ def test_balance_is_total_minus_paid_plus_refunded(
     money = invoice_balance(total, paid, refunded)
     assert money.balance_cents == total - sum(paid) + sum(refunded)
     assert money.paid_cents - money.refunded_cents == total - money.balance_cents
+
+
+def test_a_refund_in_the_timeline_says_who_and_why() -> None:
+    refund = contracts.RefundIssued(
+        refund_id="r",
+        payment_id="p",
+        invoice_id="i",
+        shop_id=SHOP,
+        refunded_at=NOW,
+        amount_cents=2_500,
+        reason="scratched the floor",
+        refunded_by="Maria (owner)",
+    )
+    (entry,) = timeline([refund])
+    assert (entry.who, entry.what) == ("Maria (owner)", "refunded $25.00: scratched the floor")

@@ -72,8 +72,9 @@ def _payment_entry(event: Event, kind: str) -> Entry | None:
         what = f"payment of {format_cents(event.amount_cents)} failed{reason}"
         return Entry(event.failed_at, "payments", what, kind)
     if isinstance(event, RefundIssued):
-        what = f"refunded {format_cents(event.amount_cents)}"
-        return Entry(event.refunded_at, "staff", what, kind)
+        why = f": {event.reason}" if event.reason else ""
+        what = f"refunded {format_cents(event.amount_cents)}{why}"
+        return Entry(event.refunded_at, event.refunded_by or "staff", what, kind)
     return None
 
 

@@ -334,6 +334,7 @@ def refund_payment(
             refunded_at=clock(),
             amount_cents=amount_cents,
             reason=reason,
+            refunded_by=by,
         )
         uow.publish(f"refund:{refund_id}", 1, Envelope(event=fact, tenant=shop_id, source=SOURCE))
         uow.commit()
