@@ -1,4 +1,4 @@
-"""Development only: ACH Direct Debit for a Stripe emulator that has none.
+"""Development only: ACH Direct Debit and idempotency keys for a Stripe emulator that has neither.
 
 localstripe has no ``us_bank_account`` payment method. This small server stands in front of it:
 every request goes on to localstripe unchanged, except PaymentIntents and refunds for
@@ -8,7 +8,9 @@ PaymentIntent is ``processing``; ``payment_intent.processing`` is posted at once
 like Stripe's webhooks. So the payments service's real Stripe adapter and webhook code run
 unchanged against it. What is emulated: the bank (outcomes by Stripe's test account numbers),
 the clearing delay and the webhooks' timing. What is real: every request the adapter sends and
-every webhook it verifies.
+every webhook it verifies. It also honours ``Idempotency-Key`` on every POST, as Stripe does and
+localstripe does not: a retried request gets the first answer, so a payment retried after a crash
+is not made twice.
 
 Outcomes by account number (Stripe's test numbers, routing 110000000):
   000123456789 clears; 000111111113 fails (account closed); 000111111116 fails (no account);
@@ -49,6 +51,8 @@ class AchEmulator:
         self.intents: dict[str, dict[str, Any]] = {}
         self.webhooks: dict[str, dict[str, Any]] = {}
         self.lock = threading.Lock()
+        self.key_locks: dict[str, threading.Lock] = {}
+        self.answers: dict[str, tuple[int, bytes, dict[str, str]]] = {}
 
     # --- WSGI ----------------------------------------------------------------------------------
 
@@ -72,6 +76,25 @@ class AchEmulator:
         return self.forward(request)
 
     def forward(self, request: Request) -> Response:
+        key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
+        if key is None:
+            return self._forward(request)
+        with self.lock:
+            lock = self.key_locks.setdefault(key, threading.Lock())
+        with lock:
+            if key in self.answers:
+                status, body, headers = self.answers[key]
+                return Response(body, status, headers={**headers, "Idempotent-Replayed": "true"})
+            response = self._forward(request)
+            if response.status_code < 500:
+                self.answers[key] = (
+                    response.status_code,
+                    response.get_data(),
+                    dict(response.headers),
+                )
+            return response
+
+    def _forward(self, request: Request) -> Response:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
         upstream = requests.request(
             request.method,

@@ -320,6 +320,9 @@ class FakeProcessor(payments_ports.Processor):
         self.refunds: list[tuple[str, str, int, str, str, str]] = []
         self.cards: dict[tuple[str, str], list[SavedCard]] = {}
 
+    def has_refund(self, refund_id: str) -> bool:
+        return any(r[0] == refund_id for r in self.refunds)
+
     def save_card(self, shop_id: str, customer_id: str, card: SavedCard) -> None:
         self.cards.setdefault((shop_id, customer_id), []).append(card)
 

@@ -161,6 +161,10 @@ class PostgresProcessor(Processor):
         ).fetchall()
         return [SavedCard(*row) for row in rows]
 
+    def has_refund(self, refund_id: str) -> bool:
+        found = self.conn.execute("SELECT 1 FROM refunds WHERE refund_id = %s", (refund_id,))
+        return found.fetchone() is not None
+
     def record_refund(
         self, refund_id: str, charge_id: str, amount_cents: int, reason: str, by: str, ref: str
     ) -> None:

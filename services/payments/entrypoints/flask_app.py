@@ -133,6 +133,7 @@ def _paying_routes(app: Flask) -> None:
             else None,
             save_card=cmd.save_card,
             saved_card=cmd.saved_card,
+            clock=bootstrap.utc_now,
         )
         settings = bootstrap.wiring.settings
         body = PaymentStarted(
@@ -195,7 +196,8 @@ def _staff_routes(app: Flask) -> None:
 
     @app.post("/payments/<charge_id>/refunds")
     @doc(
-        "Refund all or part of a payment (owner only in the staff app); publishes RefundIssued",
+        "Refund all or part of a payment (owner only in the staff app; send an Idempotency-Key"
+        " header); publishes RefundIssued",
         body=commands.Refund,
         response=PaymentOut,
         status=201,
@@ -212,8 +214,20 @@ def _staff_routes(app: Flask) -> None:
             PooledUnitOfWork(bootstrap.wiring.pool),
             bootstrap.gateway(),
             bootstrap.utc_now,
+            request_key=_idempotency_key(),
         )
         return jsonify(PaymentOut.of(charge).model_dump()), 201
+
+
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{8,128}")
+
+
+def _idempotency_key() -> str | None:
+    """The staff app sends one per refund form: a retried request is the same refund."""
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and IDEMPOTENCY_KEY.fullmatch(key) is None:
+        raise FieldError("Idempotency-Key", "must be 8-128 printable characters")
+    return key
 
 
 def csrf_token(pay_token: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from services.payments.domain.ledger import (
     Charge,
@@ -39,6 +39,7 @@ from shared.contracts import (
     RefundIssued,
 )
 from shared.envelope import Envelope
+from shared.faults import crash_point
 
 SOURCE = "/services/payments"
 Clock = Callable[[], datetime]
@@ -125,6 +126,7 @@ def start_payment(
     *,
     save_card: bool = False,
     saved_card: str | None = None,
+    clock: Clock = lambda: datetime.now(UTC),
 ) -> Started:
     """A PaymentIntent for the amount the server allows: checked against the invoice and what
     has been paid, recorded before Stripe is called, with the attempt's id as idempotency key
@@ -134,6 +136,8 @@ def start_payment(
         existing = uow.charges.get(charge_id)
         if existing is not None and existing.intent_id is not None:
             _same_attempt(existing, invoice.invoice_id, amount_cents, method)
+            if existing.status in ("succeeded", "processing"):  # a retry of one that went through
+                return Started(charge_id, "", amount_cents, method, existing.status)
             raise AttemptAlreadyStarted(charge_id)
         ledger = Ledger(uow.charges.for_invoice(invoice.invoice_id))
         check_payment(invoice, ledger, amount_cents, method)
@@ -159,10 +163,12 @@ def start_payment(
     except CardDeclined:
         _mark(uow, charge_id, "failed")
         raise
+    crash_point("payments.after_intent")
     with uow:
         stored = uow.charges.get(charge_id)
         assert stored is not None
         stored.intent_id = intent.intent_id
+        _tell(uow, stored, _fact_for(f"payment_intent.{intent.status}", stored, clock(), ""))
         uow.charges.save(stored)
         if save_card and payment_method_ref and saved_card is None:
             assert invoice.customer is not None
@@ -256,13 +262,21 @@ def when_stripe_reports(event: StripeEvent, uow: UnitOfWork, clock: Clock) -> bo
         if charge is None:
             uow.commit()  # not ours (another environment's intent): remembered, ignored
             return False
-        fact = _fact_for(event, charge, clock())
+        fact = _fact_for(event.event_type, charge, clock(), event.failure)
         if fact is not None:
             uow.charges.save(charge)
-            envelope = Envelope(event=fact, tenant=charge.shop_id, source=SOURCE)
-            uow.publish(f"charge:{charge.charge_id}", FACT_VERSIONS[envelope.type], envelope)
+            _tell(uow, charge, fact)
         uow.commit()
     return fact is not None
+
+
+def _tell(uow: UnitOfWork, charge: Charge, fact: Event | None) -> None:
+    """Publish a charge's fact as its version of the charge's stream: the answer to our own
+    request and Stripe's webhook may both report it; the stream keeps one."""
+    if fact is None:
+        return
+    envelope = Envelope(event=fact, tenant=charge.shop_id, source=SOURCE)
+    uow.publish(f"charge:{charge.charge_id}", FACT_VERSIONS[envelope.type], envelope)
 
 
 def _charge_of(uow: UnitOfWork, event: StripeEvent) -> Charge | None:
@@ -278,7 +292,9 @@ def _charge_of(uow: UnitOfWork, event: StripeEvent) -> Charge | None:
     return charge
 
 
-def _fact_for(event: StripeEvent, charge: Charge, now: datetime) -> Event | None:
+def _fact_for(kind: str, charge: Charge, now: datetime, failure: str) -> Event | None:
+    """The fact Stripe's word ``kind`` (payment_intent.<status or event>) makes of the charge,
+    changing its status; None if it tells nothing new."""
     common = {
         "payment_id": charge.charge_id,
         "invoice_id": charge.invoice_id,
@@ -286,18 +302,18 @@ def _fact_for(event: StripeEvent, charge: Charge, now: datetime) -> Event | None
         "amount_cents": charge.amount_cents,
         "method": charge.method,
     }
-    if event.event_type == "payment_intent.processing" and charge.status == "created":
+    if kind == "payment_intent.processing" and charge.status == "created":
         charge.status = "processing"
         return PaymentInitiated(initiated_at=now, **common)
-    if event.event_type == "payment_intent.succeeded" and charge.status in (
+    if kind == "payment_intent.succeeded" and charge.status in (
         "created",
         "processing",
     ):
         charge.status = "succeeded"
         return PaymentReceived(received_at=now, **common)
-    if event.event_type == "payment_intent.payment_failed" and charge.status != "failed":
+    if kind == "payment_intent.payment_failed" and charge.status != "failed":
         charge.status = "failed"
-        return PaymentFailed(failed_at=now, reason=event.failure, **common)
+        return PaymentFailed(failed_at=now, reason=failure, **common)
     return None
 
 
@@ -313,16 +329,22 @@ def refund_payment(
     uow: UnitOfWork,
     gateway: PaymentGateway,
     clock: Clock,
+    request_key: str | None = None,
 ) -> Charge:
     """Refund all or part of a payment, never more than is left of it; RefundIssued tells
-    invoicing (status, balance) and reporting."""
-    refund_id = str(uuid.uuid4())
+    invoicing (status, balance) and reporting. The same ``request_key`` (the staff app's
+    Idempotency-Key) is the same refund: retried after a crash, it is made and told once. The
+    charge stays locked while Stripe refunds, so two refunds of one payment cannot overlap."""
+    refund_id = _refund_id(shop_id, charge_id, request_key)
     with uow:
         charge = uow.charges.get(charge_id)
         if charge is None or charge.shop_id != shop_id or charge.intent_id is None:
             raise UnknownPayment(charge_id)
+        if uow.processor.has_refund(refund_id):
+            return charge  # this request was done already
         check_refund(charge, amount_cents)
         ref = gateway.refund(charge.intent_id, amount_cents, idempotency_key=f"refund:{refund_id}")
+        crash_point("payments.after_refund")
         charge.refunded_cents += amount_cents
         uow.charges.save(charge)
         uow.processor.record_refund(refund_id, charge_id, amount_cents, reason, by, ref)
@@ -339,6 +361,15 @@ def refund_payment(
         uow.publish(f"refund:{refund_id}", 1, Envelope(event=fact, tenant=shop_id, source=SOURCE))
         uow.commit()
     return charge
+
+
+REFUND_NAMESPACE = uuid.UUID("1d7c3f3e-5f43-4a4e-9c55-0b7c8a2f1e61")
+
+
+def _refund_id(shop_id: str, charge_id: str, request_key: str | None) -> str:
+    if not request_key:
+        return str(uuid.uuid4())
+    return str(uuid.uuid5(REFUND_NAMESPACE, f"{shop_id}:{charge_id}:{request_key}"))
 
 
 class UnknownPayment(Exception):

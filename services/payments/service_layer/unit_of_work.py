@@ -77,6 +77,9 @@ class Processor(abc.ABC):
     def saved_cards(self, shop_id: str, customer_id: str) -> list[SavedCard]: ...
 
     @abc.abstractmethod
+    def has_refund(self, refund_id: str) -> bool: ...
+
+    @abc.abstractmethod
     def record_refund(
         self, refund_id: str, charge_id: str, amount_cents: int, reason: str, by: str, ref: str
     ) -> None: ...
