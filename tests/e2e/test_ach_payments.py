@@ -67,6 +67,8 @@ def test_part_by_card_then_the_rest_by_ach(module_platform: RunningPlatform) -> 
     history = invoicing.get(f"/invoices/{invoice['invoice_id']}/timeline").json()["items"]
     kinds = [h["kind"] for h in history]
     assert kinds.count("PaymentReceived") == 2 and "PaymentInitiated" in kinds
+    last_received = len(kinds) - 1 - kinds[::-1].index("PaymentReceived")
+    assert kinds.index("PaymentInitiated") < last_received  # pending first, then received
 
 
 @pytest.mark.parametrize("account", ["000111111116", "000999999991"])

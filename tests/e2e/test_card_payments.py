@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import json
 import re
 import time
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 import requests
+from pypdf import PdfReader
 
 from shared.settings import Settings
 from tests.e2e.test_pay_link import IPHONE, page_url, sent_invoice
@@ -81,6 +83,9 @@ def test_part_by_card_then_the_rest_then_refunds(module_platform: RunningPlatfor
         "Partially paid",
     )
     assert status_of(invoicing, invoice["invoice_id"])["balance_cents"] == 20_000
+    pdf = requests.get(url + "/pdf", timeout=10)
+    pdf_text = PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()
+    assert "Paid\n$100.00" in pdf_text and "Balance due\n$200.00" in pdf_text
 
     declined = page.pay(5_000, card="pm_card_chargeCustomerFail")
     assert declined.status_code == 402 and "declined" in declined.json()["message"]

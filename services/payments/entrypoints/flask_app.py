@@ -90,11 +90,11 @@ def build_app() -> Flask:
     @app.get("/p/<token>/pdf")
     @doc("The invoice as a PDF, from the pay page (public)")
     def pay_pdf(token: str) -> Response:
-        invoice = _payable(token)
-        if invoice is None:
+        page = _payable(token)
+        if page is None:
             return _not_found()
-        body = render_pdf(_pdf(invoice), _shop(invoice))
-        name = invoice.invoice_number or "invoice"
+        body = render_pdf(_pdf(page), _shop(page.invoice))
+        name = page.invoice.invoice_number or "invoice"
         return Response(
             body,
             mimetype="application/pdf",
@@ -269,14 +269,10 @@ def _opened(token: str) -> handlers.PayPage | None:
     )
 
 
-def _payable(token: str) -> PayableInvoice | None:
+def _payable(token: str) -> handlers.PayPage | None:
     if TOKEN.fullmatch(token) is None:
         return None
-    with PooledUnitOfWork(bootstrap.wiring.pool) as uow:
-        row = uow.conn.execute(
-            "SELECT invoice_id FROM payable_invoices WHERE pay_token = %s", (token,)
-        ).fetchone()
-        return uow.invoices.get(row[0]) if row else None
+    return handlers.read_pay_page(token, PooledUnitOfWork(bootstrap.wiring.pool))
 
 
 def _view(token: str, page: handlers.PayPage) -> dict[str, object]:
@@ -312,21 +308,26 @@ def _view(token: str, page: handlers.PayPage) -> dict[str, object]:
     }
 
 
-def _pdf(invoice: PayableInvoice) -> PdfInvoice:
+def _pdf(page: handlers.PayPage) -> PdfInvoice:
+    invoice, money = page.invoice, page.ledger.balance(page.invoice)
     assert invoice.customer and invoice.service_address and invoice.totals and invoice.due_date
+    paid = money.paid_cents - money.refunded_cents
+    status = (
+        "paid" if paid > 0 and money.balance_cents <= 0 else "partially paid" if paid else "sent"
+    )
     return PdfInvoice(
         number=invoice.invoice_number,
         issued=invoice.sent_at,
         due=invoice.due_date,
-        status="void" if invoice.voided_at else "sent",
+        status="void" if invoice.voided_at else status,
         currency="USD",
         customer_name=invoice.customer.name,
         bill_to=invoice.customer.billing_address,
         service_address=invoice.service_address,
         lines=invoice.lines,
         totals=invoice.totals,
-        paid_cents=0,
-        balance_cents=0 if invoice.voided_at else invoice.totals.total_cents,
+        paid_cents=paid,
+        balance_cents=0 if invoice.voided_at else money.balance_cents,
         pay_url=invoice.pay_url,
     )
 

@@ -93,6 +93,16 @@ def open_pay_link(
     return PayPage(opened.invoice, ledger, cards)
 
 
+def read_pay_page(token: str, uow: UnitOfWork) -> PayPage | None:
+    """The invoice and what was paid on it, without counting a view (the PDF link)."""
+    with uow:
+        invoice = uow.invoices.by_token(token)
+        if invoice is None:
+            return None
+        page = PayPage(invoice, Ledger(uow.charges.for_invoice(invoice.invoice_id)), [])
+    return page
+
+
 def _publish_viewed(opened: Opened, now: datetime, uow: UnitOfWork) -> None:
     invoice = opened.invoice
     event = InvoiceViewed(invoice_id=invoice.invoice_id, shop_id=invoice.shop_id, viewed_at=now)
