@@ -30,6 +30,15 @@ class Settings(BaseSettings):
     stripe_api_base: str = ""
     """Empty: Stripe itself. `make run` and the tests point it at localstripe."""
     stripe_js_url: str = "https://js.stripe.com/v3/"
+    twilio_account_sid: str = "ACfieldpaylocal"
+    twilio_auth_token: str = "local-token"
+    twilio_from: str = "+15005550006"
+    twilio_api_base: str = ""
+    """Empty: Twilio itself. `make run` and the tests point it at the local capture server."""
+    sendgrid_api_key: str = "SG.local"
+    sendgrid_from: str = "invoices@fieldpay.example"
+    sendgrid_api_base: str = ""
+    """Empty: SendGrid itself. `make run` and the tests point it at the local capture server."""
     log_level: str = "INFO"
     relay_batch_size: int = 1000
     consumer_batch_size: int = 1000

@@ -20,7 +20,7 @@ from shared.kafka import make_consumer, make_producer
 from shared.logs import configure_logging
 from shared.relay import Relay
 from shared.settings import Settings, load_settings
-from shared.worker import run_worker
+from shared.worker import Loop, run_worker
 
 
 def utc_now() -> datetime:
@@ -90,8 +90,11 @@ class ServiceWiring:
             streams_for=streams_for,
         )
 
-    def run_consumer(self, build: Callable[[], Consumer], default_port: int) -> None:
-        """The service's consumer process (entrypoint)."""
+    def run_consumer(
+        self, build: Callable[[], Consumer], default_port: int, extra: Iterable[Loop] = ()
+    ) -> None:
+        """The service's consumer process (entrypoint), with any ``extra`` loops beside it."""
         name = f"{self.service}-consumer"
         configure_logging(name, self.settings.log_level)
-        sys.exit(run_worker(name, [build()], int(os.environ.get("PORT", default_port))))
+        loops: list[Loop] = [build(), *extra]
+        sys.exit(run_worker(name, loops, int(os.environ.get("PORT", default_port))))

@@ -52,6 +52,24 @@ def localstripe() -> Iterator[str]:
         infra.stop(proc)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def capture_server() -> Iterator[str]:
+    """The local Twilio/SendGrid stand-in for the session (its inbox is the tests' evidence)."""
+    if os.environ.get("TWILIO_API_BASE"):
+        yield os.environ["TWILIO_API_BASE"]
+        return
+    VAR.mkdir(exist_ok=True)
+    port = infra.free_port()
+    proc = infra.start_capture(port, (VAR / "test-capture.log").open("ab"))
+    base = f"http://127.0.0.1:{port}"
+    os.environ["TWILIO_API_BASE"] = os.environ["SENDGRID_API_BASE"] = base
+    try:
+        yield base
+    finally:
+        del os.environ["TWILIO_API_BASE"], os.environ["SENDGRID_API_BASE"]
+        infra.stop(proc)
+
+
 @contextlib.contextmanager
 def running_broker(log_dir: Path) -> Iterator[str]:
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):

@@ -18,6 +18,8 @@ from shared.settings import load_settings
 VAR = infra.ROOT / "var"
 LOCALSTRIPE_PORT = 8420
 LOCALSTRIPE = f"http://127.0.0.1:{LOCALSTRIPE_PORT}"
+CAPTURE_PORT = 8025
+CAPTURE = f"http://127.0.0.1:{CAPTURE_PORT}"
 ACH_PORT = 8421
 """The Stripe API address the services use in development: ACH here, the rest to localstripe."""
 STOPPED_BY_SIGNAL = (130, 143)
@@ -70,6 +72,11 @@ def _infrastructure_env() -> dict[str, str]:
         print(f"ACH (development): bank debits clear after {seconds:g} s", flush=True)
         env["STRIPE_API_BASE"] = f"http://127.0.0.1:{ACH_PORT}"
         env["STRIPE_JS_URL"] = f"{LOCALSTRIPE}/js.stripe.com/v3/"
+    if not os.environ.get("TWILIO_API_BASE") and not os.environ.get("SENDGRID_API_KEY"):
+        capture = infra.start_capture(CAPTURE_PORT, (VAR / "capture.log").open("ab"))
+        atexit.register(infra.stop, capture)
+        env["TWILIO_API_BASE"] = env["SENDGRID_API_BASE"] = CAPTURE
+        print(f"SMS and email are captured, not sent: inbox at {CAPTURE}/", flush=True)
     return env
 
 

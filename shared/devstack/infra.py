@@ -129,6 +129,21 @@ def start_ach_emulator(
     return proc
 
 
+def start_capture(port: int, log: IO[bytes] | None = None) -> subprocess.Popen[bytes]:
+    """The local Twilio/SendGrid stand-in (shared/devstack/capture.py) with its inbox page."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shared.devstack.capture", str(port)],
+        stdout=log or subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,
+        cwd=str(ROOT),
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    wait_until(lambda: port_is_open(port), 30, f"the SMS/email capture server on port {port}")
+    return proc
+
+
 def register_stripe_webhook(api_base: str, name: str, url: str, secret: str) -> None:
     """Tell localstripe where to post signed webhooks (real Stripe: the dashboard or API)."""
     events = ["payment_intent.succeeded", "payment_intent.payment_failed"]

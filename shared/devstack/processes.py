@@ -32,6 +32,7 @@ WORKERS = {
     "invoicing-relay": ("services.invoicing.entrypoints.relay", 9104),
     "payments-consumer": ("services.payments.entrypoints.consumer", 9105),
     "payments-relay": ("services.payments.entrypoints.relay", 9106),
+    "notifications-consumer": ("services.notifications.entrypoints.consumer", 9107),
 }
 
 

@@ -22,7 +22,9 @@ IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605
 PREVIEW = "facebookexternalhit/1.1 Facebot Twitterbot/1.0"
 
 
-def sent_invoice(invoicing: Api, cents: int = 12900) -> dict[str, Any]:
+def sent_invoice(
+    invoicing: Api, cents: int = 12900, customer: dict[str, Any] | None = None
+) -> dict[str, Any]:
     body = {
         "customer": {
             "customer_id": "c-9",
@@ -30,6 +32,7 @@ def sent_invoice(invoicing: Api, cents: int = 12900) -> dict[str, Any]:
             "email": "dana@example.com",
             "billing_address": address(9),
             "payment_terms_days": 15,
+            **(customer or {}),
         },
         "service_address": address(44),
         "lines": [

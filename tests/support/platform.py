@@ -79,7 +79,7 @@ class RunningPlatform:
 def plan(
     env: dict[str, str],
     log_dir: Path,
-    services: tuple[str, ...] = ("jobs", "invoicing", "payments"),
+    services: tuple[str, ...] = ("jobs", "invoicing", "payments", "notifications"),
 ) -> RunningPlatform:
     platform = RunningPlatform(
         env={**env, "INTERNAL_API_TOKEN": TOKEN, "PYTHONPATH": str(infra.ROOT)}, log_dir=log_dir
