@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import random
 import shutil
 import signal
 import socket
@@ -51,10 +52,26 @@ def tansu_binary() -> Path:
     return path
 
 
+LISTEN_PORTS = range(20000, 32000)
+"""Ports handed to our servers come from below the kernel's ephemeral range (32768-60999 on
+Linux), so an outgoing connection can never take one between choosing it and binding it."""
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port nobody listens on, never handed out before by this process."""
+    for _ in range(200):
+        port = random.choice(LISTEN_PORTS)
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def port_is_open(port: int) -> bool:
