@@ -47,6 +47,7 @@ e2e: $(STAMP) $(CHROMIUM)
 bench: $(STAMP)  ## PDF render, pay page server time and weight, closed→drafted throughput and latency
 	$(PY) -m bench.pdf
 	$(PY) -m bench.paypage
+	$(PY) -m bench.notify
 	$(PY) -m bench.pipeline
 
 lint: $(STAMP)
