@@ -8,6 +8,7 @@ import base64
 import io
 import json
 import os
+import time
 from typing import Any
 
 import pytest
@@ -77,3 +78,21 @@ def test_one_sms_and_one_email_per_invoice_sent(
     sentinel = sent_invoice(invoicing, cents=100, customer=with_phone)
     wait_for(lambda: len(captured(sentinel["pay_url"])) == 2, 20, "a later invoice's messages")
     assert len(captured(link)) == 2  # still one SMS and one email
+
+
+def test_a_nudge_goes_out_at_once_and_a_second_within_the_hour_is_refused(
+    module_platform: RunningPlatform,
+) -> None:
+    invoicing = Api(module_platform.url("invoicing-web"), "shop-nudge")
+    notifications = Api(module_platform.url("notifications-web"), "shop-nudge")
+    invoice = sent_invoice(invoicing, customer={"phone": "+15595550142"})
+    link = invoice["pay_url"]
+    wait_for(lambda: len(captured(link)) == 2, 20, "the invoice's SMS and email")
+    nudge = f"/invoices/{invoice['invoice_id']}/nudge"
+    too_soon = notifications.post(nudge, {"channels": ["sms"]})
+    assert too_soon.status_code == 409 and "less than an hour" in too_soon.json()["message"]
+    intruder = Api(module_platform.url("notifications-web"), "shop-intruder")
+    assert intruder.post(nudge, {"channels": ["sms"]}).status_code == 404
+    assert notifications.post(nudge, {"channels": ["fax"]}).status_code == 422
+    time.sleep(0.2)
+    assert len(captured(link)) == 2  # nothing more went out

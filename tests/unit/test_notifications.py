@@ -3,11 +3,20 @@ provider refuses or cannot be reached."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from services.notifications.domain.messages import Message, messages_for, sms_text
+from services.notifications.domain.messages import (
+    Message,
+    NoSuchChannel,
+    TooSoon,
+    check_nudge,
+    email_subject,
+    messages_for,
+    nudges_for,
+    sms_text,
+)
 from services.notifications.service_layer import handlers
 from services.notifications.service_layer.providers import (
     Email,
@@ -134,3 +143,17 @@ def test_the_sender_sends_each_once_and_keeps_what_it_could_not_send() -> None:
     assert refused.statuses()["sms"] == "failed"
     handlers.send_next(down, Providers(ConnectionError("timeout")), Providers())
     assert down.statuses()["sms"] == "pending"  # tried again later
+
+
+def test_a_nudge_is_its_own_message_and_waits_an_hour_after_the_last() -> None:
+    invoice = sent()
+    now = datetime(2026, 3, 2, 12, tzinfo=UTC)
+    with pytest.raises(TooSoon):
+        check_nudge(invoice, ["sms"], now - timedelta(minutes=59), now)
+    check_nudge(invoice, ["sms", "email"], now - timedelta(minutes=61), now)
+    with pytest.raises(NoSuchChannel):
+        check_nudge(sent(phone=None), ["sms"], None, now)
+    first, second = nudges_for(invoice, ["sms"]), nudges_for(invoice, ["sms"])
+    assert first[0].message_id != second[0].message_id and first[0].kind == "nudge"
+    assert "is waiting for you" in sms_text(invoice, "nudge")
+    assert email_subject(invoice, "nudge").startswith("Reminder: invoice INV-2026-000123")

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
 import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from services.notifications.domain.messages import Message
-from services.notifications.service_layer.store import Claimed, MessageQueue, MessageStore
+from services.notifications.service_layer.store import (
+    Claimed,
+    MessageQueue,
+    MessageStore,
+    NudgeStore,
+)
 from shared.contracts import InvoiceSent
 
 CLAIM = """
@@ -79,3 +88,43 @@ class PooledMessageStore(MessageStore):
                 " WHERE message_id = %s",
                 (status, values.get("provider_id"), values.get("error"), status, message_id),
             )
+
+
+class PooledNudgeStore(NudgeStore):
+    """A nudge decided and queued in one transaction, the invoice's row locked meanwhile."""
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self.pool = pool
+        self._conn: psycopg.Connection | None = None
+
+    @contextmanager
+    def locked(
+        self, shop_id: str, invoice_id: str
+    ) -> Iterator[tuple[InvoiceSent, datetime | None] | None]:
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT event FROM sent_invoices WHERE invoice_id = %s AND shop_id = %s FOR UPDATE",
+                (invoice_id, shop_id),
+            ).fetchone()
+            if row is None:
+                yield None
+                return
+            last = conn.execute(
+                "SELECT max(created_at) FROM messages WHERE invoice_id = %s AND status <> 'failed'",
+                (invoice_id,),
+            ).fetchone()
+            self._conn = conn
+            try:
+                yield InvoiceSent.model_validate(row[0]), last[0] if last else None
+            finally:
+                self._conn = None
+
+    def add(self, messages: list[Message]) -> None:
+        assert self._conn is not None, "add inside locked()"
+        for m in messages:
+            self._conn.execute(
+                "INSERT INTO messages (message_id, invoice_id, shop_id, kind, channel, recipient,"
+                " status) VALUES (%s, %s, %s, %s, %s, %s, 'pending')",
+                (m.message_id, m.invoice_id, m.shop_id, m.kind, m.channel, m.recipient),
+            )
+        self._conn.execute("NOTIFY messages_to_send")

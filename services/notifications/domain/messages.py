@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Literal
 
 from shared.contracts import InvoiceSent
@@ -12,6 +13,40 @@ from shared.money import format_cents
 
 Channel = Literal["sms", "email"]
 SMS_SEGMENT = 160
+NUDGE_GAP = timedelta(hours=1)
+"""A nudge is refused when any message about the invoice went out less than this ago."""
+
+
+class TooSoon(Exception):
+    """A message went out within the hour: nudging now would annoy the customer."""
+
+
+class NoSuchChannel(Exception):
+    """The customer has no phone (or no email) to send to."""
+
+
+def check_nudge(
+    sent: InvoiceSent, channels: list[Channel], last: datetime | None, now: datetime
+) -> None:
+    if last is not None and now - last < NUDGE_GAP:
+        again = (last + NUDGE_GAP).strftime("%H:%M UTC")
+        raise TooSoon(f"a message went out less than an hour ago; nudge again after {again}")
+    have = {m.channel for m in messages_for(sent)}
+    missing = [c for c in channels if c not in have]
+    if missing:
+        names = " or ".join("mobile number" if c == "sms" else "email" for c in missing)
+        raise NoSuchChannel(f"the customer has no {names}")
+
+
+def nudges_for(sent: InvoiceSent, channels: list[Channel]) -> list[Message]:
+    """New messages each time (a nudge is not the InvoiceSent message again)."""
+    recipients = {m.channel: m.recipient for m in messages_for(sent)}
+    return [
+        Message(str(uuid.uuid4()), sent.invoice_id, sent.shop_id, c, recipients[c], "nudge")
+        for c in dict.fromkeys(channels)
+    ]
+
+
 MESSAGE_NAMESPACE = uuid.UUID("8f9a1c0e-3b0e-4d7e-9a63-4c1b5f2d7e10")
 
 
@@ -50,19 +85,22 @@ def _message(sent: InvoiceSent, channel: Channel, recipient: str) -> Message:
     )
 
 
-def sms_text(sent: InvoiceSent) -> str:
-    """ "Northwind HVAC: invoice INV-2026-000123 for $448.19 is ready. Pay: <link>" — the shop's
-    name is shortened before anything else so the link always fits in one segment."""
+def sms_text(sent: InvoiceSent, kind: str = "invoice_sent") -> str:
+    """ "Northwind HVAC: invoice INV-2026-000123 for $448.19 is ready. Pay: <link>" (a nudge: "is
+    waiting for you") — the shop's name is shortened before anything else so the link always
+    fits in one segment."""
     amount = format_cents(sent.totals.total_cents, sent.currency)
-    rest = f": invoice {sent.invoice_number} for {amount} is ready. Pay: {sent.pay_url}"
+    news = "is waiting for you" if kind == "nudge" else "is ready"
+    rest = f": invoice {sent.invoice_number} for {amount} {news}. Pay: {sent.pay_url}"
     name = shop_name(sent)
     room = max(SMS_SEGMENT - len(rest), 8)
     return (name if len(name) <= room else name[: room - 1] + "…") + rest
 
 
-def email_subject(sent: InvoiceSent) -> str:
+def email_subject(sent: InvoiceSent, kind: str = "invoice_sent") -> str:
     amount = format_cents(sent.totals.total_cents, sent.currency)
-    return f"Invoice {sent.invoice_number} from {shop_name(sent)} — {amount}"
+    first = "Reminder: invoice" if kind == "nudge" else "Invoice"
+    return f"{first} {sent.invoice_number} from {shop_name(sent)} — {amount}"
 
 
 def email_text(sent: InvoiceSent) -> str:

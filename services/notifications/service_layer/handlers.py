@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from services.notifications.domain.messages import (
+    Channel,
+    Message,
+    check_nudge,
     email_subject,
     email_text,
     messages_for,
+    nudges_for,
     shop_name,
     sms_text,
 )
@@ -15,7 +21,12 @@ from services.notifications.service_layer.providers import (
     ProviderRefused,
     SmsProvider,
 )
-from services.notifications.service_layer.store import Claimed, MessageQueue, MessageStore
+from services.notifications.service_layer.store import (
+    Claimed,
+    MessageQueue,
+    MessageStore,
+    NudgeStore,
+)
 from shared.contracts import InvoiceSent, ShopBranding
 from shared.envelope import Envelope
 from shared.invoice_pdf import PdfInvoice
@@ -45,7 +56,7 @@ def send_next(store: MessageStore, sms: SmsProvider, email: EmailProvider) -> bo
     message = claimed.message
     try:
         if message.channel == "sms":
-            provider_id = sms.send(message.recipient, sms_text(claimed.invoice))
+            provider_id = sms.send(message.recipient, sms_text(claimed.invoice, message.kind))
         else:
             provider_id = email.send(invoice_email(claimed))
     except ProviderRefused as exc:
@@ -77,9 +88,28 @@ def invoice_email(claimed: Claimed) -> Email:
     pdf = render_pdf(page, sent.shop or ShopBranding(name=sent.shop_id))
     return Email(
         to=claimed.message.recipient,
-        subject=email_subject(sent),
+        subject=email_subject(sent, claimed.message.kind),
         text=email_text(sent),
         pdf_name=f"{sent.invoice_number}.pdf",
         pdf=pdf,
         from_name=shop_name(sent),
     )
+
+
+def nudge(
+    shop_id: str, invoice_id: str, channels: list[Channel], store: NudgeStore, now: datetime
+) -> list[Message]:
+    """Send now on the chosen channels; refused if any message went out within the hour (the
+    invoice is locked while deciding, so two nudges at once cannot both pass)."""
+    with store.locked(shop_id, invoice_id) as found:
+        if found is None:
+            raise UnknownInvoice(invoice_id)
+        sent, last = found
+        check_nudge(sent, channels, last, now)
+        messages = nudges_for(sent, channels)
+        store.add(messages)
+    return messages
+
+
+class UnknownInvoice(Exception):
+    pass

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import abc
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime
 
 from services.notifications.domain.messages import Message
 from shared.contracts import InvoiceSent
@@ -37,3 +39,16 @@ class MessageStore(abc.ABC):
     @abc.abstractmethod
     def retry_later(self, message_id: str, error: str) -> None:
         """The provider could not be reached: pending again."""
+
+
+class NudgeStore(abc.ABC):
+    @abc.abstractmethod
+    def locked(
+        self, shop_id: str, invoice_id: str
+    ) -> AbstractContextManager[tuple[InvoiceSent, datetime | None] | None]:
+        """The shop's invoice and when its last message went out, locked until the block ends
+        (then committed); None for an invoice not sent (or another shop's)."""
+
+    @abc.abstractmethod
+    def add(self, messages: list[Message]) -> None:
+        """Queue these, in the locked block's transaction."""
