@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -148,3 +149,17 @@ def _envelope(event_type: str, value: str, headers: dict[str, str]) -> Envelope:
         correlation_id=headers.get("ce_correlationid", ""),
         causation_id=headers.get("ce_causationid", ""),
     )
+
+
+T = TypeVar("T")
+
+
+def retrying(attempt_once: Callable[[], T], attempts: int = 3) -> T:
+    """Run a read-modify-write again after losing an optimistic race (it reloads)."""
+    for attempt in range(attempts):
+        try:
+            return attempt_once()
+        except ConcurrencyConflict:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")

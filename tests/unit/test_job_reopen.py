@@ -81,8 +81,8 @@ def test_only_a_closed_job_reopens() -> None:
 def test_once_the_invoice_is_sent_the_job_cannot_be_reopened() -> None:
     uow = FakeJobsUnitOfWork([a_customer()])
     job_id = closed_job(uow)
-    handlers.when_invoice_is_sent_stop_reopening(invoice_sent(job_id), uow)
-    handlers.when_invoice_is_sent_stop_reopening(invoice_sent(job_id), uow)  # redelivered
+    handlers.when_invoice_is_sent_stop_reopening(invoice_sent(job_id), uow.jobs)
+    handlers.when_invoice_is_sent_stop_reopening(invoice_sent(job_id), uow.jobs)  # redelivered
     stored = uow.jobs.get(SHOP, job_id)
     assert stored is not None and stored.invoice_sent and stored.version == 3
     with pytest.raises(InvoiceAlreadySent):
@@ -93,9 +93,9 @@ def test_once_the_invoice_is_sent_the_job_cannot_be_reopened() -> None:
 def test_invoice_sent_for_another_shop_or_without_a_job_changes_nothing() -> None:
     uow = FakeJobsUnitOfWork([a_customer()])
     job_id = closed_job(uow)
-    handlers.when_invoice_is_sent_stop_reopening(invoice_sent(job_id, "other", "other"), uow)
-    handlers.when_invoice_is_sent_stop_reopening(invoice_sent(job_id, SHOP, "other"), uow)
-    handlers.when_invoice_is_sent_stop_reopening(invoice_sent(None), uow)
+    handlers.when_invoice_is_sent_stop_reopening(invoice_sent(job_id, "other", "other"), uow.jobs)
+    handlers.when_invoice_is_sent_stop_reopening(invoice_sent(job_id, SHOP, "other"), uow.jobs)
+    handlers.when_invoice_is_sent_stop_reopening(invoice_sent(None), uow.jobs)
     stored = uow.jobs.get(SHOP, job_id)
     assert stored is not None and not stored.invoice_sent
 

@@ -6,7 +6,6 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
 
 from services.invoicing.domain.model import (
     Edit,
@@ -29,13 +28,12 @@ from shared.contracts import (
     ShopBranding,
 )
 from shared.envelope import Envelope
-from shared.eventstore import ConcurrencyConflict
+from shared.eventstore import retrying
 from shared.invoice_pdf import PdfInvoice
 from shared.invoice_pdf import render as render_pdf
 
 SOURCE = "/services/invoicing"
 Clock = Callable[[], datetime]
-T = TypeVar("T")
 PAY_TOKEN_BYTES = 16
 """128 bits from the OS's CSPRNG: a pay link cannot be guessed."""
 
@@ -271,14 +269,3 @@ def _edit(uow: UnitOfWork, req: Request, clock: Clock) -> Edit:
 def _save(uow: UnitOfWork, invoice: Invoice, req: Request) -> None:
     uow.invoices.save(invoice, None, SOURCE, req.correlation_id)
     uow.commit()
-
-
-def retrying(attempt_once: Callable[[], T], attempts: int = 3) -> T:
-    """Run a read-modify-write again after losing an optimistic race (it reloads)."""
-    for attempt in range(attempts):
-        try:
-            return attempt_once()
-        except ConcurrencyConflict:
-            if attempt == attempts - 1:
-                raise
-    raise AssertionError("unreachable")

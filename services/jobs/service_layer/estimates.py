@@ -24,12 +24,12 @@ from services.jobs.service_layer.handlers import (
     must_fit,
     priced_lines,
     pricing_for,
-    retrying,
     service_address,
     tax_rates_out,
 )
 from services.jobs.service_layer.unit_of_work import UnitOfWork
 from shared import contracts
+from shared.eventstore import retrying
 
 
 def create_estimate(shop_id: str, cmd: commands.CreateEstimate, uow: UnitOfWork) -> Estimate:

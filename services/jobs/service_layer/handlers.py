@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
-from typing import TypeVar
 
 from services.jobs.domain.model import (
     Address,
@@ -31,16 +30,15 @@ from services.jobs.domain.pricebook import (
     UnknownTaxRate,
 )
 from services.jobs.service_layer import commands
-from services.jobs.service_layer.unit_of_work import UnitOfWork
+from services.jobs.service_layer.unit_of_work import JobRepository, UnitOfWork
 from shared import contracts
 from shared.envelope import Envelope
-from shared.eventstore import MAX_EVENT_BYTES, ConcurrencyConflict
+from shared.eventstore import MAX_EVENT_BYTES, retrying
 
 SOURCE = "/services/jobs"
 MAX_JOB_CLOSED_BYTES = MAX_EVENT_BYTES * 2 // 3
 """Leaves room for the InvoiceDrafted built from it (about 15 % bigger) under the event cap."""
 Clock = Callable[[], datetime]
-T = TypeVar("T")
 
 
 def create_customer(shop_id: str, cmd: commands.CreateCustomer, uow: UnitOfWork) -> Customer:
@@ -303,16 +301,16 @@ def reopen_job(
     return retrying(once, 3)
 
 
-def when_invoice_is_sent_stop_reopening(envelope: Envelope, uow: UnitOfWork) -> None:
+def when_invoice_is_sent_stop_reopening(envelope: Envelope, jobs: JobRepository) -> None:
     """Once the job's invoice is with the customer, the job is corrected on the invoice instead.
     Idempotent: a redelivered InvoiceSent changes nothing."""
     sent = envelope.event
     assert isinstance(sent, contracts.InvoiceSent)
     if sent.job_id is None or sent.shop_id != envelope.tenant:
         return
-    job = uow.jobs.get(sent.shop_id, sent.job_id)
+    job = jobs.get(sent.shop_id, sent.job_id)
     if job is not None and job.mark_invoice_sent():
-        uow.jobs.save(job)
+        jobs.save(job)
 
 
 def _job(uow: UnitOfWork, shop_id: str, job_id: str) -> Job:
@@ -345,17 +343,6 @@ def _change(
         uow.jobs.save(job)
         uow.commit()
     return job
-
-
-def retrying(attempt_once: Callable[[], T], attempts: int = 3) -> T:
-    """Run a read-modify-write again after losing an optimistic race (it reloads)."""
-    for attempt in range(attempts):
-        try:
-            return attempt_once()
-        except ConcurrencyConflict:
-            if attempt == attempts - 1:
-                raise
-    raise AssertionError("unreachable")
 
 
 def _close_once(
