@@ -17,7 +17,7 @@ import requests
 
 from bench.pipeline import VAR, Infrastructure, _env, _ok
 from services.notifications import bootstrap
-from services.notifications.domain.messages import Message, sms_text
+from services.notifications.domain.messages import messages_for
 from services.notifications.service_layer.handlers import invoice_email
 from services.notifications.service_layer.store import Claimed
 from shared import contracts
@@ -113,9 +113,9 @@ def direct_calls(base: str) -> list[float]:
     for n in range(50):
         sent = invoice_sent(n)
         started = time.perf_counter()
-        sms.send("+15595550142", sms_text(sent))
-        message = Message("m", sent.invoice_id, sent.shop_id, "email", "dana@example.com")
-        email.send(invoice_email(Claimed(message, sent)))
+        text, mail = messages_for(sent)
+        sms.send(text.recipient, text.body, text.message_id)
+        email.send(invoice_email(Claimed(mail, sent)))
         out.append((time.perf_counter() - started) * 1000)
     return out
 

@@ -61,3 +61,11 @@ HTTP_SECONDS = Histogram(
     "HTTP request latency",
     ["service", "method", "route"],
 )
+REMINDERS_QUEUED = Counter(
+    "reminders_queued_total",
+    "Reminder messages the scheduler queued (each step of an invoice once)",
+)
+SCHEDULER_LAST_TICK = Gauge(
+    "reminder_scheduler_last_tick_timestamp_seconds",
+    "When the reminder scheduler last finished a pass (alert when it stalls)",
+)

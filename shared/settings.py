@@ -39,6 +39,14 @@ class Settings(BaseSettings):
     sendgrid_from: str = "invoices@fieldpay.example"
     sendgrid_api_base: str = ""
     """Empty: SendGrid itself. `make run` and the tests point it at the local capture server."""
+    sendgrid_webhook_public_key: str = ""
+    """SendGrid's Signed Event Webhook verification key (base64); empty: event webhooks refused."""
+    notifications_public_url: str = "http://127.0.0.1:8003"
+    """Where Twilio and SendGrid reach notifications' webhooks (status, replies, events)."""
+    reminder_tick_seconds: float = 60.0
+    """How often the reminder scheduler looks for due steps."""
+    message_reconcile_seconds: float = 120.0
+    """A message still being sent after this long is asked of the provider (its sender died)."""
     log_level: str = "INFO"
     relay_batch_size: int = 1000
     consumer_batch_size: int = 1000

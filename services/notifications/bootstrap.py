@@ -13,7 +13,10 @@ wiring = ServiceWiring(SERVICE, Path(__file__).parent / "migrations")
 
 def sms() -> TwilioSms:
     s = wiring.settings
-    return TwilioSms(s.twilio_account_sid, s.twilio_auth_token, s.twilio_from, s.twilio_api_base)
+    callback = s.notifications_public_url.rstrip("/") + "/webhooks/twilio/status"
+    return TwilioSms(
+        s.twilio_account_sid, s.twilio_auth_token, s.twilio_from, s.twilio_api_base, callback
+    )
 
 
 def email() -> SendGridEmail:

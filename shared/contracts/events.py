@@ -417,6 +417,68 @@ class RefundIssued(Event):
         return self.invoice_id
 
 
+MessageChannel = Literal["sms", "email"]
+MessageKind = Literal["invoice_sent", "reminder", "nudge"]
+
+
+class ReminderSent(Event):
+    """Notifications reminded the customer about an unpaid invoice: a step of the shop's schedule,
+    or a nudge staff asked for. Recipients are masked (no full numbers or addresses in events)."""
+
+    schema_version: Literal[1] = 1
+    reminder_id: str
+    invoice_id: str
+    shop_id: str
+    sent_at: datetime
+    channels: list[MessageChannel] = Field(min_length=1)
+    step_days: int | None = Field(
+        default=None, description="Days from the due date (-3 = three days before); None: a nudge."
+    )
+    requested_by: str | None = Field(default=None, description="Staff who nudged; None: schedule.")
+    balance_cents: NonNegativeCents
+
+    @property
+    def subject(self) -> str:
+        return self.invoice_id
+
+
+class MessageDelivered(Event):
+    """The provider reports a message reached the customer's phone or mailbox."""
+
+    schema_version: Literal[1] = 1
+    message_id: str
+    invoice_id: str
+    shop_id: str
+    channel: MessageChannel
+    kind: MessageKind
+    to: str = Field(description="Masked recipient, e.g. •••0142 or d•••@example.com.")
+    delivered_at: datetime
+
+    @property
+    def subject(self) -> str:
+        return self.invoice_id
+
+
+class MessageFailed(Event):
+    """A message did not reach the customer: refused, undelivered, bounced, dropped, or the number
+    replied STOP."""
+
+    schema_version: Literal[1] = 1
+    message_id: str
+    invoice_id: str
+    shop_id: str
+    channel: MessageChannel
+    kind: MessageKind
+    to: str = Field(description="Masked recipient, e.g. •••0142 or d•••@example.com.")
+    failed_at: datetime
+    status: Literal["refused", "failed", "undelivered", "bounced", "dropped", "opted_out"]
+    reason: str = ""
+
+    @property
+    def subject(self) -> str:
+        return self.invoice_id
+
+
 ALL_EVENTS: tuple[type[Event], ...] = (
     JobClosed,
     JobReopened,
@@ -431,5 +493,8 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     PaymentReceived,
     PaymentFailed,
     RefundIssued,
+    ReminderSent,
+    MessageDelivered,
+    MessageFailed,
 )
 EVENTS_BY_TYPE: dict[str, type[Event]] = {cls.__name__: cls for cls in ALL_EVENTS}

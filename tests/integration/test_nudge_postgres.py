@@ -51,15 +51,15 @@ def count(pool: ConnectionPool, kind: str) -> int:
 def test_nudges_wait_an_hour_and_race_to_one(pool: ConnectionPool) -> None:
     now = datetime.now(UTC)
     with pytest.raises(TooSoon):
-        handlers.nudge("shop-1", "inv-1", ["sms"], PooledNudgeStore(pool), now)
+        handlers.nudge("shop-1", "inv-1", ["sms"], "Ana", PooledNudgeStore(pool), now)
     with pytest.raises(handlers.UnknownInvoice):
-        handlers.nudge("other-shop", "inv-1", ["sms"], PooledNudgeStore(pool), now)
+        handlers.nudge("other-shop", "inv-1", ["sms"], "Eve", PooledNudgeStore(pool), now)
     age_messages(pool, 2)
     outcomes: list[str] = []
 
     def nudge() -> None:
         try:
-            handlers.nudge("shop-1", "inv-1", ["sms", "email"], PooledNudgeStore(pool), now)
+            handlers.nudge("shop-1", "inv-1", ["sms", "email"], "Ana", PooledNudgeStore(pool), now)
             outcomes.append("sent")
         except TooSoon:
             outcomes.append("too soon")

@@ -1,36 +1,120 @@
-"""PostgreSQL adapter of notifications' message store."""
+"""PostgreSQL adapters of notifications' stores. Facts notifications tells (ReminderSent,
+MessageDelivered, MessageFailed) go to the events table — its outbox — in the same transaction as
+the change they describe."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from services.notifications.domain.messages import Message
+from services.notifications.domain.reminders import DEFAULTS, Automations
+from services.notifications.domain.standing import Standing, corrected
+from services.notifications.service_layer.automations import AutomationsForm
 from services.notifications.service_layer.store import (
+    AutomationsStore,
     Claimed,
+    DeliveryStore,
+    InvoiceFacts,
     MessageQueue,
     MessageStore,
     NudgeStore,
+    ReminderStore,
+    Sent,
 )
-from shared.contracts import InvoiceSent
+from shared import eventstore
+from shared.contracts import (
+    Event,
+    InvoiceSent,
+    InvoiceUpdated,
+    InvoiceVoided,
+    MessageDelivered,
+    MessageFailed,
+    ReminderSent,
+)
+from shared.envelope import Envelope
 
-CLAIM = """
-UPDATE messages SET status = 'sending'
+SOURCE = "/notifications"
+MESSAGE_COLUMNS = (
+    "message_id, invoice_id, shop_id, channel, recipient, kind, subject, body, balance_cents, step"
+)
+CLAIM = f"""
+UPDATE messages SET status = 'sending', claimed_at = clock_timestamp()
 WHERE message_id = (
     SELECT message_id FROM messages WHERE status = 'pending'
     ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED
 )
-RETURNING message_id, invoice_id, shop_id, channel, recipient, kind
+RETURNING {MESSAGE_COLUMNS}, claimed_at
 """
+INSERT_MESSAGE = (
+    f"INSERT INTO messages ({MESSAGE_COLUMNS}, status, created_at)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'pending', coalesce(%s, clock_timestamp()))"
+    " ON CONFLICT DO NOTHING"
+)
+STANDINGS = """
+SELECT s.event, c.event, coalesce(p.paid, 0), coalesce(p.clearing, false),
+       v.invoice_id IS NOT NULL, coalesce(m.done, '{}'), m.last, o.phone IS NOT NULL
+FROM sent_invoices s
+LEFT JOIN corrections c ON c.invoice_id = s.invoice_id
+LEFT JOIN voided_invoices v ON v.invoice_id = s.invoice_id
+LEFT JOIN LATERAL (
+    SELECT (sum(amount_cents) FILTER (WHERE state = 'received'))::bigint AS paid,
+           bool_or(state = 'clearing') AS clearing
+    FROM invoice_payments WHERE invoice_id = s.invoice_id
+) p ON true
+LEFT JOIN LATERAL (
+    SELECT array_agg(step || ' ' || channel) FILTER (WHERE step IS NOT NULL) AS done,
+           max(created_at) FILTER (WHERE status <> 'failed') AS last
+    FROM messages WHERE invoice_id = s.invoice_id
+) m ON true
+LEFT JOIN opted_out o ON o.phone = coalesce(c.event, s.event) -> 'customer' ->> 'phone'
+"""
+OPEN = (
+    " WHERE v.invoice_id IS NULL AND"
+    " (coalesce(c.event, s.event) -> 'totals' ->> 'total_cents')::bigint > coalesce(p.paid, 0)"
+)
 
 
-class QueueOnConnection(MessageQueue):
-    """Queueing inside the consumer's transaction (the consumer commits)."""
+def _message(row: tuple[Any, ...]) -> Message:
+    return Message(*row[:10])
+
+
+def _standing(row: tuple[Any, ...]) -> Standing:
+    sent = InvoiceSent.model_validate(row[0])
+    correction = InvoiceUpdated.model_validate(row[1]) if row[1] else None
+    done = frozenset(tuple(d.split(" ", 1)) for d in row[5])
+    return Standing(corrected(sent, correction), row[2], row[3], row[4], done, row[6], row[7])
+
+
+def _insert(conn: psycopg.Connection, messages: list[Message], at: datetime | None) -> int:
+    new = 0
+    for m in messages:
+        values = (m.message_id, m.invoice_id, m.shop_id, m.channel, m.recipient, m.kind)
+        more = (m.subject, m.body, m.balance_cents, m.step, at)
+        new += conn.execute(INSERT_MESSAGE, values + more).rowcount
+    if new:
+        conn.execute("NOTIFY messages_to_send")
+    return new
+
+
+def tell(conn: psycopg.Connection, stream: str, fact: Event, shop_id: str) -> bool:
+    """Record a fact once (its stream's first version) in the outbox; False if it was already."""
+    try:
+        with conn.transaction():
+            eventstore.append(conn, stream, 0, [Envelope(fact, shop_id, SOURCE)])
+    except eventstore.ConcurrencyConflict:
+        return False
+    return True
+
+
+class QueueOnConnection(MessageQueue, InvoiceFacts):
+    """The consumer's side, inside its transaction (the consumer commits)."""
 
     def __init__(self, conn: psycopg.Connection) -> None:
         self.conn = conn
@@ -41,16 +125,39 @@ class QueueOnConnection(MessageQueue):
             " ON CONFLICT DO NOTHING",
             (sent.invoice_id, sent.shop_id, Jsonb(sent.model_dump(mode="json"))),
         )
-        new = 0
-        for m in messages:
-            cur = self.conn.execute(
-                "INSERT INTO messages (message_id, invoice_id, shop_id, kind, channel, recipient,"
-                " status) VALUES (%s, %s, %s, %s, %s, %s, 'pending') ON CONFLICT DO NOTHING",
-                (m.message_id, m.invoice_id, m.shop_id, m.kind, m.channel, m.recipient),
-            )
-            new += cur.rowcount
-        self.conn.execute("NOTIFY messages_to_send")
-        return new
+        return _insert(self.conn, messages, None)
+
+    def correct(self, correction: InvoiceUpdated) -> None:
+        self.conn.execute(
+            "INSERT INTO corrections (invoice_id, shop_id, updated_at, event) VALUES (%s, %s, %s,"
+            " %s) ON CONFLICT (invoice_id) DO UPDATE SET updated_at = excluded.updated_at,"
+            " event = excluded.event WHERE corrections.updated_at < excluded.updated_at",
+            (
+                correction.invoice_id,
+                correction.shop_id,
+                correction.updated_at,
+                Jsonb(correction.model_dump(mode="json")),
+            ),
+        )
+
+    def void(self, voided: InvoiceVoided) -> None:
+        self.conn.execute(
+            "INSERT INTO voided_invoices (invoice_id, shop_id, voided_at) VALUES (%s, %s, %s)"
+            " ON CONFLICT DO NOTHING",
+            (voided.invoice_id, voided.shop_id, voided.voided_at),
+        )
+
+    def payment(
+        self, payment_id: str, invoice_id: str, shop_id: str, amount_cents: int, state: str
+    ) -> None:
+        rank = {"clearing": 1, "received": 2, "failed": 3}[state]
+        self.conn.execute(
+            "INSERT INTO invoice_payments (payment_id, invoice_id, shop_id, amount_cents, state,"
+            " rank) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (payment_id) DO UPDATE SET"
+            " state = excluded.state, rank = excluded.rank"
+            " WHERE invoice_payments.rank < excluded.rank",
+            (payment_id, invoice_id, shop_id, amount_cents, state, rank),
+        )
 
 
 class PooledMessageStore(MessageStore):
@@ -62,32 +169,58 @@ class PooledMessageStore(MessageStore):
     def claim_next(self) -> Claimed | None:
         with self.pool.connection() as conn:
             row = conn.execute(CLAIM).fetchone()
-            if row is None:
-                return None
-            message = Message(row[0], row[1], row[2], row[3], row[4], row[5])
-            event = conn.execute(
-                "SELECT event FROM sent_invoices WHERE invoice_id = %s", (message.invoice_id,)
-            ).fetchone()
-            assert event is not None
-            return Claimed(message, InvoiceSent.model_validate(event[0]))
+            return None if row is None else self._claimed(conn, _message(row), row[10])
+
+    def stuck(self, claimed_before: datetime) -> list[Claimed]:
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT {MESSAGE_COLUMNS}, claimed_at FROM messages"
+                " WHERE status = 'sending' AND claimed_at < %s ORDER BY claimed_at LIMIT 100",
+                (claimed_before,),
+            ).fetchall()
+            return [self._claimed(conn, _message(row), row[10]) for row in rows]
+
+    def _claimed(self, conn: psycopg.Connection, message: Message, at: datetime) -> Claimed:
+        event = conn.execute(
+            "SELECT s.event, o.phone IS NOT NULL FROM sent_invoices s"
+            " LEFT JOIN opted_out o ON o.phone = %s WHERE s.invoice_id = %s",
+            (message.recipient, message.invoice_id),
+        ).fetchone()
+        assert event is not None
+        return Claimed(message, InvoiceSent.model_validate(event[0]), at, bool(event[1]))
 
     def sent(self, message_id: str, provider_id: str) -> None:
         self._set(message_id, "sent", provider_id=provider_id)
 
-    def failed(self, message_id: str, error: str) -> None:
-        self._set(message_id, "failed", error=error)
+    def failed(self, fact: MessageFailed) -> None:
+        with self.pool.connection() as conn:
+            self._set(fact.message_id, "failed", conn, error=fact.reason)
+            tell(conn, f"message:{fact.message_id}", fact, fact.shop_id)
 
     def retry_later(self, message_id: str, error: str) -> None:
         self._set(message_id, "pending", error=error)
 
-    def _set(self, message_id: str, status: str, **values: str) -> None:
-        with self.pool.connection() as conn:
-            conn.execute(
-                "UPDATE messages SET status = %s, provider_id = coalesce(%s, provider_id),"
-                " error = %s, sent_at = CASE WHEN %s = 'sent' THEN clock_timestamp() END"
-                " WHERE message_id = %s",
-                (status, values.get("provider_id"), values.get("error"), status, message_id),
-            )
+    def unknown(self, message_id: str, error: str) -> None:
+        self._set(message_id, "unknown", error=error)
+
+    def _set(
+        self,
+        message_id: str,
+        status: str,
+        conn: psycopg.Connection | None = None,
+        **values: str,
+    ) -> None:
+        query = (
+            "UPDATE messages SET status = %s, provider_id = coalesce(%s, provider_id),"
+            " error = %s, sent_at = CASE WHEN %s = 'sent' THEN clock_timestamp() END"
+            " WHERE message_id = %s"
+        )
+        args = (status, values.get("provider_id"), values.get("error"), status, message_id)
+        if conn is not None:
+            conn.execute(query, args)
+            return
+        with self.pool.connection() as own:
+            own.execute(query, args)
 
 
 class PooledNudgeStore(NudgeStore):
@@ -98,33 +231,105 @@ class PooledNudgeStore(NudgeStore):
         self._conn: psycopg.Connection | None = None
 
     @contextmanager
-    def locked(
-        self, shop_id: str, invoice_id: str
-    ) -> Iterator[tuple[InvoiceSent, datetime | None] | None]:
+    def locked(self, shop_id: str, invoice_id: str) -> Iterator[Standing | None]:
         with self.pool.connection() as conn:
-            row = conn.execute(
-                "SELECT event FROM sent_invoices WHERE invoice_id = %s AND shop_id = %s FOR UPDATE",
+            mine = conn.execute(
+                "SELECT 1 FROM sent_invoices WHERE invoice_id = %s AND shop_id = %s FOR UPDATE",
                 (invoice_id, shop_id),
             ).fetchone()
-            if row is None:
-                yield None
-                return
-            last = conn.execute(
-                "SELECT max(created_at) FROM messages WHERE invoice_id = %s AND status <> 'failed'",
-                (invoice_id,),
-            ).fetchone()
+            row = (
+                conn.execute(STANDINGS + " WHERE s.invoice_id = %s", (invoice_id,)).fetchone()
+                if mine
+                else None
+            )
             self._conn = conn
             try:
-                yield InvoiceSent.model_validate(row[0]), last[0] if last else None
+                yield _standing(row) if row else None
             finally:
                 self._conn = None
 
-    def add(self, messages: list[Message]) -> None:
+    def add(self, messages: list[Message], fact: ReminderSent) -> None:
         assert self._conn is not None, "add inside locked()"
-        for m in messages:
-            self._conn.execute(
-                "INSERT INTO messages (message_id, invoice_id, shop_id, kind, channel, recipient,"
-                " status) VALUES (%s, %s, %s, %s, %s, %s, 'pending')",
-                (m.message_id, m.invoice_id, m.shop_id, m.kind, m.channel, m.recipient),
+        _insert(self._conn, messages, fact.sent_at)
+        tell(self._conn, f"reminder:{fact.reminder_id}", fact, fact.shop_id)
+
+
+class PooledReminderStore(ReminderStore):
+    def __init__(self, pool: ConnectionPool) -> None:
+        self.pool = pool
+
+    def standings(self) -> Iterator[Standing]:
+        with self.pool.connection() as conn:
+            rows = conn.execute(STANDINGS + OPEN + " ORDER BY s.invoice_id").fetchall()
+        return (_standing(row) for row in rows)
+
+    def automations(self, shop_id: str) -> Automations:
+        return PooledAutomations(self.pool).get(shop_id) or DEFAULTS
+
+    def queue_reminder(self, messages: list[Message], fact: ReminderSent) -> int:
+        with self.pool.connection() as conn:
+            new = _insert(conn, messages, fact.sent_at)
+            if new:
+                tell(conn, f"reminder:{fact.reminder_id}", fact, fact.shop_id)
+            return new
+
+
+class PooledAutomations(AutomationsStore):
+    def __init__(self, pool: ConnectionPool) -> None:
+        self.pool = pool
+
+    def get(self, shop_id: str) -> Automations | None:
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT settings FROM automations WHERE shop_id = %s", (shop_id,)
+            ).fetchone()
+        return AutomationsForm.model_validate(row[0]).to_domain() if row else None
+
+    def save(self, shop_id: str, automations: Automations, by: str) -> None:
+        settings = Jsonb(AutomationsForm.of(automations).model_dump(mode="json"))
+        with self.pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO automations (shop_id, settings, updated_by) VALUES (%s, %s, %s)"
+                " ON CONFLICT (shop_id) DO UPDATE SET settings = excluded.settings,"
+                " updated_by = excluded.updated_by, updated_at = clock_timestamp()",
+                (shop_id, settings, by),
             )
-        self._conn.execute("NOTIFY messages_to_send")
+
+
+class PooledDeliveryStore(DeliveryStore):
+    def __init__(self, pool: ConnectionPool) -> None:
+        self.pool = pool
+
+    def by_message_id(self, message_id: str) -> Sent | None:
+        return self._find("message_id", message_id)
+
+    def by_provider_id(self, provider_id: str) -> Sent | None:
+        return self._find("provider_id", provider_id)
+
+    def _find(self, column: str, value: str) -> Sent | None:
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                f"SELECT {MESSAGE_COLUMNS}, provider_id FROM messages WHERE {column} = %s",
+                (value,),
+            ).fetchone()
+        return Sent(_message(row), row[10] or "") if row else None
+
+    def report(self, fact: MessageDelivered | MessageFailed) -> bool:
+        outcome = "delivered" if isinstance(fact, MessageDelivered) else fact.status
+        with self.pool.connection() as conn:
+            told = tell(conn, f"message:{fact.message_id}", fact, fact.shop_id)
+            if told:
+                conn.execute(
+                    "UPDATE messages SET outcome = %s WHERE message_id = %s",
+                    (outcome, fact.message_id),
+                )
+            return told
+
+    def opt_out(self, phone: str, opted_out: bool) -> None:
+        with self.pool.connection() as conn:
+            if opted_out:
+                conn.execute(
+                    "INSERT INTO opted_out (phone) VALUES (%s) ON CONFLICT DO NOTHING", (phone,)
+                )
+            else:
+                conn.execute("DELETE FROM opted_out WHERE phone = %s", (phone,))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -14,12 +15,19 @@ class Email:
     pdf_name: str
     pdf: bytes
     from_name: str
+    reference: str
+    """Our message id, carried to the provider (and back in its event webhooks)."""
 
 
 class SmsProvider(abc.ABC):
     @abc.abstractmethod
-    def send(self, to: str, body: str) -> str:
-        """The provider's message id."""
+    def send(self, to: str, body: str, reference: str) -> str:
+        """The provider's message id. ``reference`` (our message id) comes back in its status
+        callbacks."""
+
+    @abc.abstractmethod
+    def find(self, to: str, body: str, since: datetime) -> str | None:
+        """The provider's id of that text to that number sent since then, or None."""
 
 
 class EmailProvider(abc.ABC):
@@ -27,6 +35,14 @@ class EmailProvider(abc.ABC):
     def send(self, email: Email) -> str:
         """The provider's message id."""
 
+    @abc.abstractmethod
+    def find(self, reference: str) -> str | None:
+        """The provider's id of the email we sent with that reference, or None."""
+
 
 class ProviderRefused(Exception):
     """The provider answered and refused (a bad number, an unknown address): do not retry."""
+
+
+class LookupUnavailable(Exception):
+    """The provider cannot say what it sent (e.g. SendGrid's Email Activity API is not enabled)."""
