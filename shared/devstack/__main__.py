@@ -76,6 +76,11 @@ def _infrastructure_env() -> dict[str, str]:
         capture = infra.start_capture(CAPTURE_PORT, (VAR / "capture.log").open("ab"))
         atexit.register(infra.stop, capture)
         env["TWILIO_API_BASE"] = env["SENDGRID_API_BASE"] = CAPTURE
+        hooks = f"http://127.0.0.1:{WEB_PORTS['notifications']}"
+        env["NOTIFICATIONS_PUBLIC_URL"] = hooks
+        env["SENDGRID_WEBHOOK_PUBLIC_KEY"] = infra.register_message_webhooks(
+            CAPTURE, hooks, load_settings()
+        )
         print(f"SMS and email are captured, not sent: inbox at {CAPTURE}/", flush=True)
     return env
 

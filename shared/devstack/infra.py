@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import random
 import shutil
@@ -166,6 +167,33 @@ def register_stripe_webhook(api_base: str, name: str, url: str, secret: str) -> 
     events = ["payment_intent.succeeded", "payment_intent.payment_failed"]
     body = {"url": url, "secret": secret, "events": events}
     requests.post(f"{api_base}/_config/webhooks/{name}", json=body, timeout=10).raise_for_status()
+
+
+def register_message_webhooks(capture: str, notifications: str, settings: Settings) -> str:
+    """Point the capture server's Twilio number and SendGrid event webhook at notifications (real
+    providers: their consoles or these same API calls); returns the key that verifies SendGrid's
+    signed events (SENDGRID_WEBHOOK_PUBLIC_KEY)."""
+    from sendgrid import SendGridAPIClient
+    from twilio.rest import Client
+
+    twilio = Client(settings.twilio_account_sid, settings.twilio_auth_token)
+    twilio.api.base_url = capture
+    (number,) = twilio.incoming_phone_numbers.list(phone_number=settings.twilio_from)
+    twilio.incoming_phone_numbers(number.sid).update(
+        sms_url=f"{notifications}/webhooks/twilio/inbound", sms_method="POST"
+    )
+    events = SendGridAPIClient(api_key=settings.sendgrid_api_key, host=capture).client
+    events.user.webhooks.event.settings.patch(
+        request_body={
+            "enabled": True,
+            "url": f"{notifications}/webhooks/sendgrid",
+            "delivered": True,
+            "bounce": True,
+            "dropped": True,
+        }
+    )
+    signed = events.user.webhooks.event.settings.signed.patch(request_body={"enabled": True})
+    return str(json.loads(signed.body)["public_key"])
 
 
 def _die_with_parent() -> None:

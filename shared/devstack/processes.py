@@ -33,6 +33,8 @@ WORKERS = {
     "payments-consumer": ("services.payments.entrypoints.consumer", 9105),
     "payments-relay": ("services.payments.entrypoints.relay", 9106),
     "notifications-consumer": ("services.notifications.entrypoints.consumer", 9107),
+    "notifications-scheduler": ("services.notifications.entrypoints.scheduler", 9108),
+    "notifications-relay": ("services.notifications.entrypoints.relay", 9109),
 }
 
 

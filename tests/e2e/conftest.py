@@ -17,6 +17,16 @@ from tests.support.platform import RunningPlatform, plan
 @contextlib.contextmanager
 def started(env: dict[str, str], log_dir: Path) -> Iterator[RunningPlatform]:
     running = plan(env, log_dir)
+    if "notifications-web" in running.procs and os.environ.get("TWILIO_API_BASE"):
+        hooks = running.url("notifications-web")
+        key = infra.register_message_webhooks(os.environ["TWILIO_API_BASE"], hooks, Settings())
+        running.env.update(
+            {
+                "NOTIFICATIONS_PUBLIC_URL": hooks,
+                "SENDGRID_WEBHOOK_PUBLIC_KEY": key,
+                "MESSAGE_RECONCILE_SECONDS": "2",
+            }
+        )
     for name in running.procs:
         running.start(name)
     try:

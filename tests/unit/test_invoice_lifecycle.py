@@ -450,3 +450,43 @@ def test_a_refund_in_the_timeline_says_who_and_why() -> None:
     )
     (entry,) = timeline([refund])
     assert (entry.who, entry.what) == ("Maria (owner)", "refunded $25.00: scratched the floor")
+
+
+def test_reminders_and_delivery_reports_are_in_the_timeline_once() -> None:
+    invoice = drafted()
+    send(invoice)
+    about = {"invoice_id": invoice.invoice_id, "shop_id": SHOP}
+    reminder = contracts.ReminderSent(
+        reminder_id="r-7",
+        **about,
+        sent_at=NOW,
+        channels=["sms", "email"],
+        step_days=7,
+        balance_cents=4_819,
+    )
+    nudge = contracts.ReminderSent(
+        reminder_id="n-1",
+        **about,
+        sent_at=NOW,
+        channels=["email"],
+        requested_by="Ana",
+        balance_cents=4_819,
+    )
+    message = {**about, "message_id": "m-1", "channel": "sms", "kind": "reminder", "to": "•••0142"}
+    delivered = contracts.MessageDelivered(**message, delivered_at=NOW)
+    bounced = contracts.MessageFailed(
+        **{**message, "message_id": "m-2", "channel": "email", "to": "d•••@example.com"},
+        failed_at=NOW,
+        status="bounced",
+        reason="550 5.1.1 no such user",
+    )
+    for fact in (reminder, nudge, delivered, bounced):
+        assert invoice.record(fact)
+        assert not invoice.record(fact)  # delivered again: known
+    entries = timeline(invoice.pending)[-4:]
+    assert [(e.who, e.what) for e in entries] == [
+        ("FieldPay", "reminder 7 days after the due date sent by text and email ($48.19 left)"),
+        ("Ana", "nudged the customer by email ($48.19 left)"),
+        ("FieldPay", "reminder text to •••0142 delivered"),
+        ("FieldPay", "reminder email to d•••@example.com bounced (550 5.1.1 no such user)"),
+    ]

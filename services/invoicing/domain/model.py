@@ -30,11 +30,14 @@ from shared.contracts import (
     JobLineItem,
     JobReopened,
     LaborEntry,
+    MessageDelivered,
+    MessageFailed,
     PaymentFailed,
     PaymentInitiated,
     PaymentMethod,
     PaymentReceived,
     RefundIssued,
+    ReminderSent,
     ShopBranding,
 )
 from shared.money import (
@@ -49,7 +52,16 @@ from shared.money import (
 LineKind = Literal["item", "labor", "charge"]
 INVOICE_NAMESPACE = uuid.UUID("5b0f8c8e-7a51-4a4f-9d0e-6f1f3c0f2a11")
 BOTH_METHODS: list[PaymentMethod] = ["card", "ach"]
-EXTERNAL_FACTS = (InvoiceViewed, PaymentInitiated, PaymentReceived, PaymentFailed, RefundIssued)
+EXTERNAL_FACTS = (
+    InvoiceViewed,
+    PaymentInitiated,
+    PaymentReceived,
+    PaymentFailed,
+    RefundIssued,
+    ReminderSent,
+    MessageDelivered,
+    MessageFailed,
+)
 """Facts other services publish that the invoice records in its history (not re-published)."""
 PaymentFact = PaymentInitiated | PaymentReceived | PaymentFailed
 
@@ -180,6 +192,8 @@ class Invoice:
     voided: bool = False
     payments: dict[str, Payment] = field(default_factory=dict)
     refunds: dict[str, int] = field(default_factory=dict)
+    told: set[str] = field(default_factory=set)
+    """Reminders and delivery reports already in the history (by reminder or message id)."""
     pending: list[Event] = field(default_factory=list)
 
     @classmethod
@@ -541,6 +555,8 @@ class Invoice:
             return self.viewed_at is not None and self.viewed_at <= fact.viewed_at
         if isinstance(fact, RefundIssued):
             return fact.refund_id in self.refunds
+        if isinstance(fact, ReminderSent | MessageDelivered | MessageFailed):
+            return _told(fact) in self.told
         if isinstance(fact, PaymentFact):
             before = self.payments.get(fact.payment_id)
             return _payment_after(before, fact) == before
@@ -608,10 +624,16 @@ class Invoice:
                 self.viewed_at = event.viewed_at
         elif isinstance(event, RefundIssued):
             self.refunds[event.refund_id] = event.amount_cents
+        elif isinstance(event, ReminderSent | MessageDelivered | MessageFailed):
+            self.told.add(_told(event))
         elif isinstance(event, PaymentFact):
             after = _payment_after(self.payments.get(event.payment_id), event)
             if after is not None:
                 self.payments[event.payment_id] = after
+
+
+def _told(fact: ReminderSent | MessageDelivered | MessageFailed) -> str:
+    return fact.reminder_id if isinstance(fact, ReminderSent) else f"message:{fact.message_id}"
 
 
 def _payment_after(payment: Payment | None, fact: PaymentFact) -> Payment | None:

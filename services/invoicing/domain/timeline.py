@@ -13,10 +13,13 @@ from shared.contracts import (
     InvoiceUpdated,
     InvoiceViewed,
     InvoiceVoided,
+    MessageDelivered,
+    MessageFailed,
     PaymentFailed,
     PaymentInitiated,
     PaymentReceived,
     RefundIssued,
+    ReminderSent,
 )
 from shared.money import format_cents
 
@@ -55,7 +58,7 @@ def describe(event: Event) -> Entry | None:
     if isinstance(event, InvoiceVoided):
         reason = f": {event.reason}" if event.reason else ""
         return Entry(event.voided_at, event.voided_by, f"voided{reason}", kind)
-    return _payment_entry(event, kind)
+    return _payment_entry(event, kind) or _message_entry(event, kind)
 
 
 def _payment_entry(event: Event, kind: str) -> Entry | None:
@@ -80,3 +83,43 @@ def _payment_entry(event: Event, kind: str) -> Entry | None:
 
 def _method(method: str) -> str:
     return "card" if method == "card" else "bank debit (ACH)"
+
+
+CHANNELS = {"sms": "text", "email": "email"}
+FAILURES = {
+    "refused": "was refused by the provider",
+    "failed": "could not be sent",
+    "undelivered": "was not delivered",
+    "bounced": "bounced",
+    "dropped": "was dropped by the email provider",
+    "opted_out": "was not sent: the customer replied STOP",
+}
+KINDS = {"invoice_sent": "invoice", "reminder": "reminder", "nudge": "nudge"}
+
+
+def _message_entry(event: Event, kind: str) -> Entry | None:
+    if isinstance(event, ReminderSent):
+        how = " and ".join(CHANNELS[c] for c in event.channels)
+        if event.requested_by:
+            what = f"nudged the customer by {how} ({format_cents(event.balance_cents)} left)"
+            return Entry(event.sent_at, event.requested_by, what, kind)
+        when = _step(event.step_days or 0)
+        what = f"reminder {when} sent by {how} ({format_cents(event.balance_cents)} left)"
+        return Entry(event.sent_at, "FieldPay", what, kind)
+    if isinstance(event, MessageDelivered):
+        what = f"{KINDS[event.kind]} {CHANNELS[event.channel]} to {event.to} delivered"
+        return Entry(event.delivered_at, "FieldPay", what, kind)
+    if isinstance(event, MessageFailed):
+        why = f" ({event.reason})" if event.reason else ""
+        what = (
+            f"{KINDS[event.kind]} {CHANNELS[event.channel]} to {event.to} {FAILURES[event.status]}"
+        )
+        return Entry(event.failed_at, "FieldPay", what + why, kind)
+    return None
+
+
+def _step(days: int) -> str:
+    if days == 0:
+        return "on the due date"
+    unit = "day" if abs(days) == 1 else "days"
+    return f"{abs(days)} {unit} {'before' if days < 0 else 'after'} the due date"

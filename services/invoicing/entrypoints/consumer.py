@@ -9,6 +9,7 @@ import psycopg
 from services.invoicing import bootstrap
 from services.invoicing.adapters.postgres import PostgresUnitOfWork
 from services.invoicing.domain.model import (
+    EXTERNAL_FACTS,
     InvoiceAlreadyExists,
     TenantMismatch,
     invoice_id_for_job,
@@ -18,25 +19,13 @@ from shared.consumer import Consumer, Handler
 from shared.contracts import (
     EstimateApproved,
     Event,
-    InvoiceViewed,
     JobClosed,
     JobReopened,
-    PaymentFailed,
-    PaymentInitiated,
-    PaymentReceived,
-    RefundIssued,
 )
 from shared.envelope import Envelope
 from shared.eventstore import EventTooLarge
 
 GROUP = "invoicing"
-PAYMENT_FACTS: tuple[type[Event], ...] = (
-    InvoiceViewed,
-    PaymentInitiated,
-    PaymentReceived,
-    PaymentFailed,
-    RefundIssued,
-)
 
 
 def on_job_closed(conn: psycopg.Connection, envelope: Envelope) -> None:
@@ -72,7 +61,7 @@ def build_consumer() -> Consumer:
         JobReopened: on_job_reopened,
         EstimateApproved: on_estimate_approved,
     }
-    routes.update({fact: on_payment_fact for fact in PAYMENT_FACTS})
+    routes.update({fact: on_payment_fact for fact in EXTERNAL_FACTS})
     return bootstrap.wiring.consumer(
         GROUP,
         routes,

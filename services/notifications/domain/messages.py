@@ -181,16 +181,16 @@ def check_nudge(standing: Standing, channels: list[Channel], now: datetime) -> N
         raise NothingOwed("the invoice is void: there is nothing to remind the customer of")
     if standing.balance_cents <= 0:
         raise NothingOwed("the invoice is paid in full")
-    last = standing.last_message_at
-    if last is not None and now - last < NUDGE_GAP:
-        again = (last + NUDGE_GAP).strftime("%H:%M UTC")
-        raise TooSoon(f"a message went out less than an hour ago; nudge again after {again}")
     customer = standing.invoice.customer
     have = {"sms": bool(customer.phone) and not standing.opted_out, "email": bool(customer.email)}
     missing = [c for c in channels if not have[c]]
     if missing:
         names = " or ".join(_no_channel(c, standing) for c in missing)
         raise NoSuchChannel(f"the customer has {names}")
+    last = standing.last_message_at
+    if last is not None and now - last < NUDGE_GAP:
+        again = (last + NUDGE_GAP).strftime("%H:%M UTC")
+        raise TooSoon(f"a message went out less than an hour ago; nudge again after {again}")
 
 
 def _no_channel(channel: Channel, standing: Standing) -> str:
