@@ -139,6 +139,8 @@ def test_three_ways_in_review_edit_send_and_the_topic(
     assert event["shop"]["name"] == "Shop Life" and len(event["pay_token"]) >= 22
 
     history = ok(invoicing.get(f"/invoices/{invoice_id}/timeline"))["items"]
+    # (delivery reports of the invoice's SMS and email may follow at any moment)
+    history = [h for h in history if h["kind"] != "MessageDelivered"]
     assert [h["kind"] for h in history] == [
         "InvoiceDrafted",
         "InvoiceUpdated",
