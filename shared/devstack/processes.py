@@ -35,6 +35,7 @@ WORKERS = {
     "notifications-consumer": ("services.notifications.entrypoints.consumer", 9107),
     "notifications-scheduler": ("services.notifications.entrypoints.scheduler", 9108),
     "notifications-relay": ("services.notifications.entrypoints.relay", 9109),
+    "reporting-consumer": ("services.reporting.entrypoints.consumer", 9110),
 }
 
 

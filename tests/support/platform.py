@@ -52,6 +52,13 @@ class RunningPlatform:
             os.killpg(popen.pid, signal.SIGKILL)
         popen.wait()
 
+    def stop(self, name: str) -> None:
+        """SIGTERM, as an orchestrator stops a process, and wait for it to finish."""
+        popen = self.running[name]
+        if popen.poll() is None:
+            os.killpg(popen.pid, signal.SIGTERM)
+        popen.wait(15)
+
     def log_tail(self, name: str, lines: int = 15) -> str:
         text = (self.log_dir / f"{name}.log").read_text(errors="replace")
         return "\n".join(text.splitlines()[-lines:])
@@ -79,7 +86,7 @@ class RunningPlatform:
 def plan(
     env: dict[str, str],
     log_dir: Path,
-    services: tuple[str, ...] = ("jobs", "invoicing", "payments", "notifications"),
+    services: tuple[str, ...] = ("jobs", "invoicing", "payments", "notifications", "reporting"),
 ) -> RunningPlatform:
     platform = RunningPlatform(
         env={**env, "INTERNAL_API_TOKEN": TOKEN, "PYTHONPATH": str(infra.ROOT)}, log_dir=log_dir
