@@ -18,11 +18,11 @@ from psycopg_pool import ConnectionPool
 
 from services.reporting.adapters.postgres import AgingOnConnection, PooledAgingReports
 from services.reporting.domain.aging import Buckets, aging
+from services.reporting.domain.ledger import InvoiceFacts, owed_on
 from services.reporting.service_layer import handlers
 from shared import contracts
 from shared.db import make_pool
 from shared.envelope import Envelope
-from services.reporting.domain.ledger import InvoiceFacts, owed_on
 from tests.unit.test_aging import START, ZONE, changes, fold, histories
 
 pytestmark = pytest.mark.integration
