@@ -65,9 +65,14 @@ class InvoiceFacts:
 
     def record(self, event: Event) -> bool:
         """Fold one fact in; False when it changes nothing (a duplicate)."""
+        before = self.snapshot()
+        self.fold(event)
+        return self.snapshot() != before
+
+    def fold(self, event: Event) -> None:
+        """Fold one fact in (the same state however often and in whatever order)."""
         if getattr(event, "shop_id", self.shop_id) != self.shop_id:
             raise TenantMismatch(f"{type(event).__name__} names another shop's invoice")
-        before = self.snapshot()
         if isinstance(event, InvoiceSent):
             self._sent(event)
         elif isinstance(event, InvoiceUpdated):
@@ -78,7 +83,6 @@ class InvoiceFacts:
             self._payment(event)
         elif isinstance(event, RefundIssued):
             self.refunds[event.refund_id] = (event.refunded_at, event.amount_cents)
-        return self.snapshot() != before
 
     def _sent(self, sent: InvoiceSent) -> None:
         self.customer_id, self.customer_name = sent.customer.customer_id, sent.customer.name

@@ -4,18 +4,22 @@
 
 Stop the reporting consumer first (Kubernetes: scale `reporting-consumer` to 0); the command
 refuses while its group has members. It reads where each partition ends now, drops the read model
-(bucket settings stay), replays every fact from the beginning to those ends, folding each invoice
-in memory with the same code the consumer runs, writes the result with COPY, and sets the
-consumer group's offsets to those ends, so the consumer, started again, goes on from there. A
-progress bar runs while it reads; the final line gives the rate."""
+(bucket settings stay), and replays every fact from the beginning to those ends in worker
+processes (partition p to worker p % workers: events are keyed by invoice, so each worker holds
+whole invoices), folding each invoice in memory with the same code the consumer runs and writing
+with COPY; then it adds the workers' sums up and sets the consumer group's offsets to where the
+replay stopped, so the consumer, started again, goes on from there. Reports are incomplete while
+it runs. A progress bar runs while it reads; the final line gives the rate."""
 
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -31,6 +35,7 @@ from services.reporting.entrypoints.consumer import GROUP
 from shared.envelope import MalformedEvent, decode
 from shared.kafka import group_members
 
+WORKERS = max(2, min(4, os.cpu_count() or 2))
 TABLES = (
     "ar_invoices",
     "ar_contributions",
@@ -46,6 +51,7 @@ class Replay:
     invoices: dict[str, InvoiceFacts] = field(default_factory=dict)
     events: int = 0
     skipped: int = 0
+    reached: dict[TopicPartition, int] = field(default_factory=dict)
 
     def apply(self, headers: list[tuple[str, bytes]], value: bytes | None) -> None:
         self.events += 1
@@ -58,7 +64,7 @@ class Replay:
             facts = self.invoices.get(event.subject)
             if facts is None:
                 facts = self.invoices[event.subject] = InvoiceFacts(event.subject, shop)
-            facts.record(event)
+            facts.fold(event)
         except Exception:  # what the live consumer dead-letters, the rebuild skips
             self.skipped += 1
 
@@ -77,100 +83,101 @@ def ends(bootstrap_servers: str) -> dict[TopicPartition, int]:
 
 
 def replay(
-    bootstrap_servers: str, until: dict[TopicPartition, int], progress: bool = True
+    servers: str, until: dict[TopicPartition, int], read: Callable[[int], None] = lambda n: None
 ) -> Replay:
+    """Every record from the beginning until each partition's position has reached where it
+    ended when the rebuild started (whole batches: a broker whose end offset lags the last
+    batch — Tansu reports that batch's first offset — loses nothing). ``state.reached`` is
+    where each partition was left, for the hand-over."""
     state = Replay()
-    total = sum(until.values())
     consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap_servers.split(","),
+        bootstrap_servers=servers.split(","),
         enable_auto_commit=False,
         max_poll_records=5000,
         fetch_max_wait_ms=20,
         max_partition_fetch_bytes=8 * 1024 * 1024,
     )
-    left = {tp: end for tp, end in until.items() if end > 0}
-    consumer.assign(list(left))
-    consumer.seek_to_beginning(*left)
-    bar = tqdm(total=total, unit="ev", unit_scale=True, disable=not progress, file=sys.stderr)
+    consumer.assign(list(until))
+    consumer.seek_to_beginning(*until)
+    left = {tp for tp, end in until.items() if end > 0}
     try:
         while left:
-            for tp, records in consumer.poll(timeout_ms=500).items():
-                end = left.get(tp)
-                if end is None:
-                    continue
+            for records in consumer.poll(timeout_ms=500).values():
                 for record in records:
-                    if record.offset >= end:
-                        break
                     state.apply(record.headers, record.value)
-                bar.update(sum(1 for r in records if r.offset < end))
-                if records[-1].offset >= end - 1:
-                    left.pop(tp)
-                    consumer.pause(tp)
+                read(len(records))
+            left = {tp for tp in left if consumer.position(tp) < until[tp]}
+        state.reached = {tp: consumer.position(tp) for tp in until}
     finally:
-        bar.close()
         consumer.close()
     return state
 
 
-def write(conn: psycopg.Connection, state: Replay) -> None:
-    """Drop the read model and write the replayed one (one transaction)."""
-    conn.execute("TRUNCATE " + ", ".join(TABLES))
-    conn.execute("DELETE FROM inbox WHERE consumer = %s", (GROUP,))
+def write_part(conn: psycopg.Connection, state: Replay) -> None:
+    """This worker's invoices and contributions (its partitions hold whole invoices: events are
+    keyed by invoice), and its partial sums and customer names for the merge."""
     changes: dict[tuple[str, date, date], list[int]] = defaultdict(lambda: [0, 0])
     due: dict[tuple[str, date], list[int]] = defaultdict(lambda: [0, 0])
     customer_due: dict[tuple[str, str, date], list[int]] = defaultdict(lambda: [0, 0])
-    names: dict[tuple[str, str], str] = {}
-    zones: dict[str, str] = {}
+    names: dict[tuple[str, str], tuple[str, str]] = {}
     with conn.cursor() as cur:
         with cur.copy(
             "COPY ar_invoices (invoice_id, shop_id, number, customer_id, facts) FROM STDIN"
         ) as copy:
-            for facts in state.invoices.values():
-                copy.write_row(
-                    (
-                        facts.invoice_id,
-                        facts.shop_id,
-                        facts.number,
-                        facts.customer_id,
-                        _json(to_record(facts)),
-                    )
-                )
+            for f in state.invoices.values():
+                row = (f.invoice_id, f.shop_id, f.number, f.customer_id, _json(to_record(f)))
+                copy.write_row(row)
         with cur.copy(
             "COPY ar_contributions (invoice_id, shop_id, customer_id, due_date, day, cents, count)"
             " FROM STDIN"
         ) as copy:
-            for facts in state.invoices.values():
-                shop = facts.shop_id
-                if facts.sent_at is not None:
-                    names[(shop, facts.customer_id)] = facts.customer_name
-                    zones[shop] = facts.zone
-                for (customer, due_on, day), (cents, count) in contributions(facts).items():
-                    copy.write_row((facts.invoice_id, shop, customer, due_on, day, cents, count))
+            for f in state.invoices.values():
+                shop = f.shop_id
+                if f.sent_at is not None:
+                    names[(shop, f.customer_id)] = (f.customer_name, f.zone)
+                for (customer, due_on, day), (cents, count) in contributions(f).items():
+                    copy.write_row((f.invoice_id, shop, customer, due_on, day, cents, count))
                     _add(changes[(shop, due_on, day)], cents, count)
                     _add(due[(shop, due_on)], cents, count)
                     _add(customer_due[(shop, customer, due_on)], cents, count)
-        _copy(cur, "ar_changes (shop_id, due_date, day, cents, count)", changes)
-        _copy(cur, "ar_due (shop_id, due_date, cents, count)", due)
-        _copy(cur, "ar_customer_due (shop_id, customer_id, due_date, cents, count)", customer_due)
-        with cur.copy("COPY ar_customers (shop_id, customer_id, name) FROM STDIN") as copy:
-            for (shop, customer), name in names.items():
-                copy.write_row((shop, customer, name))
-        cur.executemany(
-            "INSERT INTO ar_shops (shop_id, time_zone) VALUES (%s, %s) ON CONFLICT (shop_id)"
-            " DO UPDATE SET time_zone = excluded.time_zone",
-            list(zones.items()),
-        )
+        with cur.copy(
+            "COPY ar_rebuild_sums (kind, shop_id, customer_id, due_date, day, cents, count)"
+            " FROM STDIN"
+        ) as copy:
+            for (shop, due_on, day), (cents, count) in changes.items():
+                copy.write_row((0, shop, "", due_on, day, cents, count))
+            for (shop, due_on), (cents, count) in due.items():
+                copy.write_row((1, shop, "", due_on, None, cents, count))
+            for (shop, customer, due_on), (cents, count) in customer_due.items():
+                copy.write_row((2, shop, customer, due_on, None, cents, count))
+        with cur.copy("COPY ar_rebuild_names FROM STDIN") as copy:
+            for (shop, customer), (name, zone) in names.items():
+                copy.write_row((shop, customer, name, zone))
+
+
+START = [
+    "TRUNCATE " + ", ".join((*TABLES, "ar_rebuild_sums", "ar_rebuild_names")),
+    f"DELETE FROM inbox WHERE consumer = '{GROUP}'",
+]
+MERGE = [
+    "INSERT INTO ar_changes SELECT shop_id, due_date, day, sum(cents), sum(count)"
+    " FROM ar_rebuild_sums WHERE kind = 0 GROUP BY shop_id, due_date, day",
+    "INSERT INTO ar_due SELECT shop_id, due_date, sum(cents), sum(count)"
+    " FROM ar_rebuild_sums WHERE kind = 1 GROUP BY shop_id, due_date",
+    "INSERT INTO ar_customer_due SELECT shop_id, customer_id, due_date, sum(cents), sum(count)"
+    " FROM ar_rebuild_sums WHERE kind = 2 GROUP BY shop_id, customer_id, due_date",
+    "INSERT INTO ar_customers SELECT DISTINCT ON (shop_id, customer_id) shop_id, customer_id,"
+    " name FROM ar_rebuild_names ORDER BY shop_id, customer_id",
+    "INSERT INTO ar_shops (shop_id, time_zone) SELECT DISTINCT ON (shop_id) shop_id, time_zone"
+    " FROM ar_rebuild_names ORDER BY shop_id ON CONFLICT (shop_id) DO UPDATE"
+    " SET time_zone = excluded.time_zone",
+    "TRUNCATE ar_rebuild_sums, ar_rebuild_names",
+]
 
 
 def _add(sums: list[int], cents: int, count: int) -> None:
     sums[0] += cents
     sums[1] += count
-
-
-def _copy(cur: psycopg.Cursor, table: str, sums: Mapping[tuple[Any, ...], list[int]]) -> None:
-    with cur.copy(f"COPY {table} FROM STDIN") as copy:
-        for key, (cents, count) in sums.items():
-            copy.write_row((*key, cents, count))
 
 
 def _json(record: dict[str, object]) -> str:
@@ -189,16 +196,81 @@ def hand_over(bootstrap_servers: str, until: dict[TopicPartition, int]) -> None:
         consumer.close()
 
 
-def rebuild(progress: bool = True) -> tuple[Replay, float]:
-    settings = bootstrap.wiring.settings
-    servers = settings.kafka_bootstrap_servers
+@dataclass(frozen=True)
+class Part:
+    events: int
+    skipped: int
+    invoices: int
+    reached: dict[TopicPartition, int]
+
+
+_progress: Any = None
+"""The shared count of records read (a worker adds to it; the command shows it)."""
+
+
+def _share(counter: Any) -> None:
+    global _progress
+    _progress = counter
+
+
+def rebuild_part(servers: str, url: str, until: dict[TopicPartition, int]) -> Part:
+    """One worker process: replay its partitions, write its share."""
+
+    def read(n: int) -> None:
+        with _progress.get_lock():
+            _progress.value += n
+
+    state = replay(servers, until, read)
+    with psycopg.connect(url) as conn:
+        write_part(conn, state)
+    return Part(state.events, state.skipped, len(state.invoices), state.reached)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    events: int
+    skipped: int
+    invoices: int
+    seconds: float
+
+
+def rebuild(servers: str, url: str, progress: bool = True, workers: int = WORKERS) -> Outcome:
+    """Drop the read model, replay the topics in ``workers`` processes (partition p goes to worker
+    p % workers), add their sums up, hand the consumer group over. Reports are incomplete until
+    it returns."""
     until = ends(servers)
     started = time.perf_counter()
-    state = replay(servers, until, progress)
-    with psycopg.connect(bootstrap.wiring.database_url) as conn:
-        write(conn, state)
-    hand_over(servers, until)
-    return state, time.perf_counter() - started
+    with psycopg.connect(url) as conn:
+        for statement in START:
+            conn.execute(statement)
+    parts = [
+        {tp: e for tp, e in until.items() if tp.partition % workers == k} for k in range(workers)
+    ]
+    context = multiprocessing.get_context("spawn")
+    counter = context.Value("q", 0)
+    with context.Pool(workers, initializer=_share, initargs=(counter,)) as pool:
+        pending = pool.starmap_async(rebuild_part, [(servers, url, part) for part in parts])
+        with tqdm(
+            total=sum(until.values()),
+            unit="ev",
+            unit_scale=True,
+            disable=not progress,
+            file=sys.stderr,
+        ) as bar:
+            while not pending.ready():
+                pending.wait(0.2)
+                bar.update(counter.value - bar.n)
+        done = pending.get()
+    with psycopg.connect(url) as conn:
+        for statement in MERGE:
+            conn.execute(statement)
+    hand_over(servers, {tp: at for part in done for tp, at in part.reached.items()})
+    return Outcome(
+        sum(p.events for p in done),
+        sum(p.skipped for p in done),
+        sum(p.invoices for p in done),
+        time.perf_counter() - started,
+    )
 
 
 def main() -> int:
@@ -209,11 +281,11 @@ def main() -> int:
             "left by a crashed consumer goes when its session expires; --force skips this check)"
         )
         return 2
-    state, seconds = rebuild()
-    rate = state.events / seconds if seconds else 0.0
+    done = rebuild(servers, bootstrap.wiring.database_url)
+    rate = done.events / done.seconds if done.seconds else 0.0
     print(
-        f"rebuilt: {len(state.invoices):,} invoices from {state.events:,} events "
-        f"({state.skipped:,} skipped as malformed) in {seconds:.1f} s — {rate:,.0f} events/s"
+        f"rebuilt: {done.invoices:,} invoices from {done.events:,} events "
+        f"({done.skipped:,} skipped as malformed) in {done.seconds:.1f} s — {rate:,.0f} events/s"
     )
     return 0
 

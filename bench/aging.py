@@ -1,0 +1,303 @@
+"""`make bench` (part): AR aging at scale. One shop, 1,000,000 invoices for 20,000 customers sent
+over two years (paid in full, paid in part, bank debits returned, refunds, voids, and open ones),
+as ~2 million events on the real broker. In one run on the same machine:
+
+- raw: the same client (kafka-python) reading every event of the fact topics, doing nothing;
+- rebuild: the rebuild command's replay + write of the read model from those topics (events/s,
+  and its ratio to raw; goal ≥ 0.8);
+- today's report p95 (goal ≤ 10 ms) and its ratio to the straightforward GROUP BY over an
+  invoices table (one row per invoice: total, paid, refunded, due date) in the same database
+  (goal ≥ 100×);
+- a past as-of report p95 over random days of the two years (goal ≤ 250 ms).
+
+BENCH_AGING_INVOICES overrides the count (e.g. 100000 for a quick look)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import random
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import psycopg
+from kafka import KafkaConsumer, TopicPartition
+
+from bench.pipeline import Infrastructure
+from services.reporting.adapters.postgres import PooledAgingReports
+from services.reporting.domain.aging import Buckets, aging
+from services.reporting.entrypoints import rebuild
+from shared import contracts
+from shared.db import make_pool
+from shared.envelope import Envelope
+from shared.kafka import make_producer
+from shared.settings import Settings
+
+INVOICES = int(os.environ.get("BENCH_AGING_INVOICES", "1000000"))
+CUSTOMERS = 20_000
+SHOP = "bench-aging"
+ZONE = ZoneInfo("America/Chicago")
+TODAY = date(2026, 11, 25)
+DAYS = 730
+GOALS = {"today_p95_ms": 10.0, "today_ratio": 100.0, "past_p95_ms": 250.0, "rebuild_ratio": 0.8}
+PLACE = contracts.Address(line1="1 Elm St", city="Fresno", region="CA", postal_code="93701")
+BRANDING = contracts.ShopBranding(name="Bench HVAC", time_zone="America/Chicago")
+
+
+def moment(day: date, rng: random.Random) -> datetime:
+    local = datetime(
+        day.year, day.month, day.day, rng.randint(8, 17), rng.randint(0, 59), tzinfo=ZONE
+    )
+    return local.astimezone(UTC)
+
+
+Row = tuple[str, str, str, date, int, int, int, bool]
+"""The straightforward model's row: invoice, shop, customer, due, total, paid, refunded, void."""
+
+
+def invoice_events(n: int, rng: random.Random) -> tuple[list[contracts.Event], Row]:
+    """One invoice's history, each fact at its own moment, and its row in the plain table."""
+    invoice_id, customer = f"inv-{n}", f"cust-{n % CUSTOMERS}"
+    sent_day = TODAY - timedelta(days=rng.randint(0, DAYS))
+    due = sent_day + timedelta(days=rng.choice((0, 15, 30, 30, 45)))
+    total = rng.randint(9_900, 450_000)
+    about = {"invoice_id": invoice_id, "shop_id": SHOP}
+    events: list[contracts.Event] = [
+        contracts.InvoiceSent(
+            **about,
+            invoice_number=f"INV-{n:07d}",
+            sent_at=moment(sent_day, rng),
+            due_date=due,
+            customer=contracts.CustomerSnapshot(
+                customer_id=customer,
+                name=f"Customer {n % CUSTOMERS}",
+                billing_address=PLACE,
+                payment_terms_days=(due - sent_day).days,
+            ),
+            service_address=PLACE,
+            lines=[],
+            totals=contracts.InvoiceTotals(subtotal_cents=total, tax_cents=0, total_cents=total),
+            allowed_payment_methods=["card", "ach"],
+            pay_url=f"https://pay.example.com/p/{n:022d}",
+            shop=BRANDING,
+        )
+    ]
+
+    def later(after: date, soonest: int = 0) -> date | None:
+        day = after + timedelta(days=rng.randint(soonest, 60))
+        return day if day <= TODAY else None
+
+    fate = rng.random()
+    paid = refunded = 0
+    pay = {**about, "method": "card"}
+    if fate < 0.02:
+        events.append(
+            contracts.InvoiceVoided(**about, voided_at=moment(sent_day, rng), voided_by="office")
+        )
+    elif fate < 0.80 and (paid_on := later(sent_day)) is not None:
+        part = total if fate < 0.65 else rng.randint(1, total - 1)
+        paid = part
+        events.append(
+            contracts.PaymentReceived(
+                **pay,
+                payment_id=f"{invoice_id}-p",
+                received_at=moment(paid_on, rng),
+                amount_cents=part,
+            )
+        )
+        if fate < 0.03 and (returned := later(paid_on, 1)) is not None:
+            paid = 0
+            events.append(
+                contracts.PaymentFailed(
+                    **pay,
+                    payment_id=f"{invoice_id}-p",
+                    failed_at=moment(returned, rng),
+                    amount_cents=part,
+                )
+            )
+        elif fate < 0.06 and (refund_day := later(paid_on, 1)) is not None:
+            refunded = min(part, 5_000)
+            events.append(
+                contracts.RefundIssued(
+                    **about,
+                    refund_id=f"{invoice_id}-r",
+                    payment_id=f"{invoice_id}-p",
+                    refunded_at=moment(refund_day, rng),
+                    amount_cents=refunded,
+                )
+            )
+    row = (invoice_id, SHOP, customer, due, total, paid, refunded, fate < 0.02)
+    return events, row
+
+
+def produce(bootstrap: str, url: str, first: int, last: int) -> int:
+    """Publish invoices [first, last) (a worker process per half); their rows go to the plain
+    invoices table."""
+    rng = random.Random(first)
+    producer = make_producer(bootstrap, client_id=f"bench-aging-{first}")
+    count = 0
+    rows = []
+    for n in range(first, last):
+        events, row = invoice_events(n, rng)
+        rows.append(row)
+        for event in events:
+            envelope = Envelope(event=event, tenant=SHOP, source="/bench")
+            producer.send(
+                envelope.topic, key=envelope.key, value=envelope.value(), headers=envelope.headers()
+            )
+            count += 1
+    producer.flush()
+    producer.close()
+    with (
+        psycopg.connect(url) as conn,
+        conn.cursor() as cur,
+        cur.copy("COPY bench_invoices FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+    return count
+
+
+def publish_all(bootstrap: str, url: str) -> tuple[int, float]:
+    started = time.perf_counter()
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "CREATE TABLE bench_invoices (invoice_id TEXT PRIMARY KEY, shop_id TEXT,"
+            " customer_id TEXT, due_date DATE, total_cents BIGINT, paid_cents BIGINT,"
+            " refunded_cents BIGINT, voided BOOLEAN)"
+        )
+    half = INVOICES // 2
+    with multiprocessing.Pool(2) as pool:
+        counts = pool.starmap(
+            produce, [(bootstrap, url, 0, half), (bootstrap, url, half, INVOICES)]
+        )
+    with psycopg.connect(url) as conn:
+        conn.execute("CREATE INDEX ON bench_invoices (shop_id)")
+        conn.execute("ANALYZE bench_invoices")
+    return sum(counts), time.perf_counter() - started
+
+
+def raw_consume(bootstrap: str, until: dict[TopicPartition, int]) -> tuple[float, int]:
+    """The same client, settings and stopping rule as the rebuild, reading every record and
+    doing nothing with it: (records/s, records)."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap.split(","),
+        enable_auto_commit=False,
+        max_poll_records=5000,
+        fetch_max_wait_ms=20,
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+    )
+    consumer.assign(list(until))
+    consumer.seek_to_beginning(*until)
+    left = {tp for tp, end in until.items() if end > 0}
+    seen = 0
+    started = time.perf_counter()
+    while left:
+        for records in consumer.poll(timeout_ms=500).values():
+            seen += len(records)
+        left = {tp for tp in left if consumer.position(tp) < until[tp]}
+    elapsed = time.perf_counter() - started
+    consumer.close()
+    return seen / elapsed, seen
+
+
+def p95(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=100)[94]
+
+
+def timed(call: Callable[[], object], times: int) -> list[float]:
+    found = []
+    for _ in range(times):
+        started = time.perf_counter()
+        call()
+        found.append((time.perf_counter() - started) * 1000)
+    return found
+
+
+BASELINE = """
+SELECT CASE WHEN %(d)s - due_date <= 0 THEN 0 WHEN %(d)s - due_date <= 30 THEN 1
+            WHEN %(d)s - due_date <= 60 THEN 2 WHEN %(d)s - due_date <= 90 THEN 3 ELSE 4 END,
+       sum(total_cents - paid_cents + refunded_cents), count(*)
+FROM bench_invoices
+WHERE shop_id = %(shop)s AND NOT voided AND total_cents - paid_cents + refunded_cents <> 0
+GROUP BY 1
+"""
+
+
+def main() -> int:
+    with Infrastructure() as settings:
+        return run(settings)
+
+
+def run(settings: Settings) -> int:
+    bootstrap = settings.kafka_bootstrap_servers
+    print(
+        f"\n=== AR aging: {INVOICES:,} invoices for {CUSTOMERS:,} customers, one shop ===",
+        flush=True,
+    )
+    url = settings.database_url_for("reporting")
+    events, seconds = publish_all(bootstrap, url)
+    print(f"published {events:,} events in {seconds:.0f} s", flush=True)
+    until = rebuild.ends(bootstrap)
+    raw, seen = raw_consume(bootstrap, until)
+    print(f"raw consume (kafka-python, nothing else): {seen:,} events at {raw:,.0f}/s", flush=True)
+    done = rebuild.rebuild(bootstrap, url, progress=False)
+    rate = done.events / done.seconds
+    print(
+        f"rebuild ({rebuild.WORKERS} worker processes): {done.events:,} events → "
+        f"{done.invoices:,} invoices in {done.seconds:.1f} s: {rate:,.0f} events/s,"
+        f" {rate / raw:.2f}× raw (goal ≥ {GOALS['rebuild_ratio']})",
+        flush=True,
+    )
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ANALYZE")
+    pool = make_pool(url, min_size=1, max_size=2, name="bench-aging")
+    reports = PooledAgingReports(pool)
+    buckets = Buckets()
+    today = aging(reports.owed_now(SHOP, False), TODAY, buckets, False)
+
+    with psycopg.connect(url) as conn:
+        straight = {
+            r[0]: (int(r[1]), int(r[2])) for r in conn.execute(BASELINE, {"d": TODAY, "shop": SHOP})
+        }
+    assert [straight.get(i, (0, 0))[0] for i in range(5)] == today.total.cents, (straight, today)
+    ours = timed(lambda: aging(reports.owed_now(SHOP, False), TODAY, buckets, False), 200)
+
+    def straightforward() -> None:
+        with pool.connection() as conn:
+            conn.execute(BASELINE, {"d": TODAY, "shop": SHOP}).fetchall()
+
+    base = timed(straightforward, 20)
+    rng = random.Random(7)
+    days = [TODAY - timedelta(days=rng.randint(1, DAYS)) for _ in range(100)]
+
+    def as_of(day: date) -> Callable[[], object]:
+        return lambda: aging(reports.owed_on(SHOP, day, False), day, buckets, False)
+
+    past = [timed(as_of(d), 1)[0] for d in days]
+    pool.close()
+    ratio = p95(base) / p95(ours)
+    print(
+        f"today's report: p95 {p95(ours):.2f} ms (goal ≤ {GOALS['today_p95_ms']:.0f}); "
+        f"straightforward GROUP BY over the invoices table p95 {p95(base):.1f} ms → {ratio:,.0f}× "
+        f"(goal ≥ {GOALS['today_ratio']:.0f}×); both say {today.total.total_cents / 100:,.2f} owed"
+    )
+    print(
+        f"past as-of report (100 random days of two years): p95 {p95(past):.1f} ms "
+        f"(goal ≤ {GOALS['past_p95_ms']:.0f}), p50 {statistics.median(past):.1f} ms"
+    )
+    met = (
+        p95(ours) <= GOALS["today_p95_ms"]
+        and ratio >= GOALS["today_ratio"]
+        and p95(past) <= GOALS["past_p95_ms"]
+        and rate / raw >= GOALS["rebuild_ratio"]
+    )
+    print(f"goals → {'MET' if met else 'NOT MET'}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
