@@ -44,10 +44,11 @@ integration: $(STAMP)
 e2e: $(STAMP) $(CHROMIUM)
 	$(PY) -m pytest -q tests/e2e
 
-bench: $(STAMP)  ## PDF render, pay page server time and weight, closed→drafted throughput and latency
+bench: $(STAMP)  ## PDF, pay page, notify, AR aging (1M invoices), closed→drafted throughput and latency
 	$(PY) -m bench.pdf
 	$(PY) -m bench.paypage
 	$(PY) -m bench.notify
+	$(PY) -m bench.aging
 	$(PY) -m bench.pipeline
 
 lint: $(STAMP)

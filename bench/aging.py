@@ -29,6 +29,7 @@ from kafka import KafkaConsumer, TopicPartition
 from bench.pipeline import Infrastructure
 from services.reporting.adapters.postgres import PooledAgingReports
 from services.reporting.domain.aging import Buckets, aging
+from services.reporting.domain.ledger import InvoiceFacts
 from services.reporting.entrypoints import rebuild
 from shared import contracts
 from shared.db import make_pool
@@ -37,6 +38,10 @@ from shared.kafka import make_producer
 from shared.settings import Settings
 
 INVOICES = int(os.environ.get("BENCH_AGING_INVOICES", "1000000"))
+REPLAYED = int(os.environ.get("BENCH_AGING_REPLAYED", "200000"))
+"""Invoices whose events go through the broker for the rebuild figures: Tansu's memory engine
+slows to a crawl serving fetches past ~2 million records (measured: under 7,000 records/s at
+1.8 M), so the rebuild is timed on this many; the reports on all of INVOICES."""
 CUSTOMERS = 20_000
 SHOP = "bench-aging"
 ZONE = ZoneInfo("America/Chicago")
@@ -161,22 +166,63 @@ def produce(bootstrap: str, url: str, first: int, last: int) -> int:
     return count
 
 
-def publish_all(bootstrap: str, url: str) -> tuple[int, float]:
-    started = time.perf_counter()
+def plain_table(url: str) -> None:
     with psycopg.connect(url) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_invoices")
         conn.execute(
             "CREATE TABLE bench_invoices (invoice_id TEXT PRIMARY KEY, shop_id TEXT,"
             " customer_id TEXT, due_date DATE, total_cents BIGINT, paid_cents BIGINT,"
             " refunded_cents BIGINT, voided BOOLEAN)"
         )
-    half = INVOICES // 2
+
+
+def publish_all(bootstrap: str, url: str, invoices: int) -> tuple[int, float]:
+    started = time.perf_counter()
+    plain_table(url)
+    half = invoices // 2
     with multiprocessing.Pool(2) as pool:
         counts = pool.starmap(
-            produce, [(bootstrap, url, 0, half), (bootstrap, url, half, INVOICES)]
+            produce, [(bootstrap, url, 0, half), (bootstrap, url, half, invoices)]
         )
+    return sum(counts), time.perf_counter() - started
+
+
+def load(url: str, first: int, last: int) -> int:
+    """Straight into the read model, without the broker: the rebuild's own fold and write, for
+    invoices [first, last) (a worker process per half), and their plain-table rows."""
+    rng = random.Random(first)
+    state = rebuild.Replay()
+    rows = []
+    for n in range(first, last):
+        events, row = invoice_events(n, rng)
+        rows.append(row)
+        facts = state.invoices[row[0]] = InvoiceFacts(row[0], SHOP)
+        for event in events:
+            facts.fold(event)
+            state.events += 1
     with psycopg.connect(url) as conn:
+        rebuild.write_part(conn, state)
+        with conn.cursor() as cur, cur.copy("COPY bench_invoices FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    return state.events
+
+
+def load_all(url: str, invoices: int) -> tuple[int, float]:
+    started = time.perf_counter()
+    plain_table(url)
+    with psycopg.connect(url) as conn:
+        for statement in rebuild.START:
+            conn.execute(statement)
+    half = invoices // 2
+    with multiprocessing.Pool(2) as pool:
+        counts = pool.starmap(load, [(url, 0, half), (url, half, invoices)])
+    with psycopg.connect(url) as conn:
+        for statement in rebuild.MERGE:
+            conn.execute(statement)
         conn.execute("CREATE INDEX ON bench_invoices (shop_id)")
-        conn.execute("ANALYZE bench_invoices")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
     return sum(counts), time.perf_counter() - started
 
 
@@ -239,8 +285,10 @@ def run(settings: Settings) -> int:
         flush=True,
     )
     url = settings.database_url_for("reporting")
-    events, seconds = publish_all(bootstrap, url)
-    print(f"published {events:,} events in {seconds:.0f} s", flush=True)
+    events, seconds = publish_all(bootstrap, url, REPLAYED)
+    print(
+        f"rebuild figures: {REPLAYED:,} invoices published as {events:,} events in {seconds:.0f} s"
+    )
     until = rebuild.ends(bootstrap)
     raw, seen = raw_consume(bootstrap, until)
     print(f"raw consume (kafka-python, nothing else): {seen:,} events at {raw:,.0f}/s", flush=True)
@@ -252,8 +300,12 @@ def run(settings: Settings) -> int:
         f" {rate / raw:.2f}× raw (goal ≥ {GOALS['rebuild_ratio']})",
         flush=True,
     )
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("ANALYZE")
+    events, seconds = load_all(url, INVOICES)
+    print(
+        f"report figures: {INVOICES:,} invoices ({events:,} events) folded and written "
+        f"straight into the read model in {seconds:.0f} s",
+        flush=True,
+    )
     pool = make_pool(url, min_size=1, max_size=2, name="bench-aging")
     reports = PooledAgingReports(pool)
     buckets = Buckets()

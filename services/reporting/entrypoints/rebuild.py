@@ -19,7 +19,7 @@ import os
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -120,39 +120,54 @@ def write_part(conn: psycopg.Connection, state: Replay) -> None:
     due: dict[tuple[str, date], list[int]] = defaultdict(lambda: [0, 0])
     customer_due: dict[tuple[str, str, date], list[int]] = defaultdict(lambda: [0, 0])
     names: dict[tuple[str, str], tuple[str, str]] = {}
+    invoices: list[tuple[object, ...]] = []
+    rows: list[tuple[object, ...]] = []
+    for f in state.invoices.values():
+        shop = f.shop_id
+        invoices.append((f.invoice_id, shop, f.number, f.customer_id, _json(to_record(f))))
+        if f.sent_at is not None:
+            names[(shop, f.customer_id)] = (f.customer_name, f.zone)
+        for (customer, due_on, day), (cents, count) in contributions(f).items():
+            rows.append((f.invoice_id, shop, customer, due_on, day, cents, count))
+            _add(changes[(shop, due_on, day)], cents, count)
+            _add(due[(shop, due_on)], cents, count)
+            _add(customer_due[(shop, customer, due_on)], cents, count)
+    sums: list[tuple[object, ...]] = [
+        (0, shop, "", d, day, c, n) for (shop, d, day), (c, n) in changes.items()
+    ]
+    sums += [(1, shop, "", d, None, c, n) for (shop, d), (c, n) in due.items()]
+    sums += [(2, shop, who, d, None, c, n) for (shop, who, d), (c, n) in customer_due.items()]
     with conn.cursor() as cur:
-        with cur.copy(
-            "COPY ar_invoices (invoice_id, shop_id, number, customer_id, facts) FROM STDIN"
-        ) as copy:
-            for f in state.invoices.values():
-                row = (f.invoice_id, f.shop_id, f.number, f.customer_id, _json(to_record(f)))
-                copy.write_row(row)
-        with cur.copy(
-            "COPY ar_contributions (invoice_id, shop_id, customer_id, due_date, day, cents, count)"
-            " FROM STDIN"
-        ) as copy:
-            for f in state.invoices.values():
-                shop = f.shop_id
-                if f.sent_at is not None:
-                    names[(shop, f.customer_id)] = (f.customer_name, f.zone)
-                for (customer, due_on, day), (cents, count) in contributions(f).items():
-                    copy.write_row((f.invoice_id, shop, customer, due_on, day, cents, count))
-                    _add(changes[(shop, due_on, day)], cents, count)
-                    _add(due[(shop, due_on)], cents, count)
-                    _add(customer_due[(shop, customer, due_on)], cents, count)
-        with cur.copy(
-            "COPY ar_rebuild_sums (kind, shop_id, customer_id, due_date, day, cents, count)"
-            " FROM STDIN"
-        ) as copy:
-            for (shop, due_on, day), (cents, count) in changes.items():
-                copy.write_row((0, shop, "", due_on, day, cents, count))
-            for (shop, due_on), (cents, count) in due.items():
-                copy.write_row((1, shop, "", due_on, None, cents, count))
-            for (shop, customer, due_on), (cents, count) in customer_due.items():
-                copy.write_row((2, shop, customer, due_on, None, cents, count))
-        with cur.copy("COPY ar_rebuild_names FROM STDIN") as copy:
-            for (shop, customer), (name, zone) in names.items():
-                copy.write_row((shop, customer, name, zone))
+        _copy(cur, "ar_invoices (invoice_id, shop_id, number, customer_id, facts)", invoices)
+        _copy(
+            cur,
+            "ar_contributions (invoice_id, shop_id, customer_id, due_date, day, cents, count)",
+            rows,
+        )
+        _copy(
+            cur, "ar_rebuild_sums (kind, shop_id, customer_id, due_date, day, cents, count)", sums
+        )
+        _copy(cur, "ar_rebuild_names", [(*k, *v) for k, v in names.items()])
+
+
+def _copy(cur: psycopg.Cursor, table: str, rows: Sequence[tuple[object, ...]]) -> None:
+    """COPY in PostgreSQL's text format, built here in large chunks (several times faster than a
+    call per row)."""
+    with cur.copy(f"COPY {table} FROM STDIN") as copy:
+        for start in range(0, len(rows), 20_000):
+            chunk = rows[start : start + 20_000]
+            copy.write("".join("\t".join(map(_field, row)) + "\n" for row in chunk))
+
+
+def _field(value: object) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return value.translate(COPY_ESCAPES)
+    return str(value)
+
+
+COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 START = [
