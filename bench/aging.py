@@ -28,9 +28,9 @@ from kafka import KafkaConsumer, TopicPartition
 
 from bench.pipeline import Infrastructure
 from services.reporting.adapters.postgres import PooledAgingReports
-from services.reporting.domain.aging import Buckets, aging
 from services.reporting.domain.ledger import InvoiceFacts
 from services.reporting.entrypoints import rebuild
+from services.reporting.service_layer import handlers
 from shared import contracts
 from shared.db import make_pool
 from shared.envelope import Envelope
@@ -308,15 +308,14 @@ def run(settings: Settings) -> int:
     )
     pool = make_pool(url, min_size=1, max_size=2, name="bench-aging")
     reports = PooledAgingReports(pool)
-    buckets = Buckets()
-    today = aging(reports.owed_now(SHOP, False), TODAY, buckets, False)
+    today = handlers.aging_report(handlers.Ask(SHOP, TODAY), reports)
 
     with psycopg.connect(url) as conn:
         straight = {
             r[0]: (int(r[1]), int(r[2])) for r in conn.execute(BASELINE, {"d": TODAY, "shop": SHOP})
         }
     assert [straight.get(i, (0, 0))[0] for i in range(5)] == today.total.cents, (straight, today)
-    ours = timed(lambda: aging(reports.owed_now(SHOP, False), TODAY, buckets, False), 200)
+    ours = timed(lambda: handlers.aging_report(handlers.Ask(SHOP, TODAY), reports), 200)
 
     def straightforward() -> None:
         with pool.connection() as conn:
@@ -327,7 +326,7 @@ def run(settings: Settings) -> int:
     days = [TODAY - timedelta(days=rng.randint(1, DAYS)) for _ in range(100)]
 
     def as_of(day: date) -> Callable[[], object]:
-        return lambda: aging(reports.owed_on(SHOP, day, False), day, buckets, False)
+        return lambda: handlers.aging_report(handlers.Ask(SHOP, TODAY, day), reports)
 
     past = [timed(as_of(d), 1)[0] for d in days]
     pool.close()

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from psycopg_pool import ConnectionPool
 
 from services.reporting.adapters.postgres import AgingOnConnection, PooledAgingReports
-from services.reporting.domain.aging import Buckets, aging
+from services.reporting.domain.aging import Buckets, aging, from_buckets
 from services.reporting.domain.ledger import InvoiceFacts, owed_on
 from services.reporting.service_layer import handlers
 from shared import contracts
@@ -76,6 +76,9 @@ def test_the_read_model_gives_the_domains_report_on_every_day(
         total = aging(reports.owed_on(shop, day, False), day, buckets, by_customer=False)
         per_customer = aging(reports.owed_on(shop, day, True), day, buckets, by_customer=True)
         assert total.total == want.total
+        assert from_buckets(reports.bucketed(shop, day, buckets, False), day, buckets).total == (
+            want.total
+        )
         assert per_customer.customers == want.customers
         for bucket in range(len(buckets.labels)):
             earliest, latest = buckets.due_dates(bucket, day)
@@ -84,6 +87,7 @@ def test_the_read_model_gives_the_domains_report_on_every_day(
     far = first + timedelta(days=400)
     now = aging(reports.owed_now(shop, False), far, buckets, by_customer=False)
     assert now.total == aging(owed_on(expected_changes, far), far, buckets, False).total
+    assert from_buckets(reports.bucketed(shop, far, buckets, True), far, buckets).total == now.total
 
 
 def fold_as(events: list[contracts.Event], shop: str) -> dict[str, InvoiceFacts]:

@@ -16,6 +16,7 @@ from services.reporting.domain.ledger import InvoiceFacts, from_record, to_recor
 from services.reporting.service_layer.store import (
     AgingReports,
     AgingStore,
+    Bucketed,
     InvoiceOwed,
     Owed,
     Shop,
@@ -163,6 +164,27 @@ class PooledAgingReports(AgingReports):
                 " WHERE shop_id = %s AND day <= %s GROUP BY due_date"
             )
         return self._rows(query, shop_id, day)
+
+    def bucketed(self, shop_id: str, day: date, buckets: Buckets, now: bool) -> Bucketed:
+        """Summed per bucket in the database: a handful of rows back, not one per due date."""
+        late = "%(day)s - due_date"
+        cases = " ".join(
+            f"WHEN {late} <= {int(edge)} THEN {i + 1}" for i, edge in enumerate(buckets.edges)
+        )
+        bucket = f"CASE WHEN {late} <= 0 THEN 0 {cases} ELSE {len(buckets.edges) + 1} END"
+        source = (
+            "ar_due WHERE shop_id = %(shop)s"
+            if now
+            else "(SELECT due_date, sum(cents) AS cents, sum(count) AS count FROM ar_changes"
+            " WHERE shop_id = %(shop)s AND day <= %(day)s GROUP BY due_date) AS owed"
+        )
+        query = (
+            f"SELECT {bucket} AS bucket, sum(cents)::bigint, sum(count)::bigint FROM {source}"
+            " GROUP BY bucket"
+        )
+        with self.pool.connection() as conn:
+            rows = conn.execute(query, {"shop": shop_id, "day": day}).fetchall()
+        return [(int(r[0]), int(r[1]), int(r[2])) for r in rows]
 
     def _rows(self, query: str, *args: object) -> Owed:
         with self.pool.connection() as conn:

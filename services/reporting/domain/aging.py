@@ -94,3 +94,12 @@ def aging(
             line.cents[i] += cents
             line.counts[i] += count
     return report
+
+
+def from_buckets(rows: Iterable[tuple[int, int, int]], as_of: date, buckets: Buckets) -> Report:
+    """``rows``: (bucket, cents, open invoices), already summed per bucket (by the database)."""
+    report = Report(as_of, buckets, empty(buckets))
+    for i, cents, count in rows:
+        report.total.cents[i] += cents
+        report.total.counts[i] += count
+    return report

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from services.reporting.domain.aging import Buckets, Report, aging
+from services.reporting.domain.aging import Buckets, Report, aging, from_buckets
 from services.reporting.domain.ledger import InvoiceFacts, changed, contributions
 from services.reporting.service_layer.store import AgingReports, AgingStore, InvoiceOwed
 from shared.contracts import Event
@@ -59,12 +59,12 @@ def aging_report(ask: Ask, reports: AgingReports) -> Report:
     day = ask.as_of or ask.today
     if day > ask.today:
         raise FutureDate(ask.today)
-    owed = (
-        reports.owed_now(ask.shop_id, ask.by_customer)
-        if day == ask.today
-        else reports.owed_on(ask.shop_id, day, ask.by_customer)
-    )
-    return aging(owed, day, ask.buckets or shop.buckets, ask.by_customer)
+    buckets = ask.buckets or shop.buckets
+    now = day == ask.today
+    if not ask.by_customer:
+        return from_buckets(reports.bucketed(ask.shop_id, day, buckets, now), day, buckets)
+    owed = reports.owed_now(ask.shop_id, True) if now else reports.owed_on(ask.shop_id, day, True)
+    return aging(owed, day, buckets, True)
 
 
 def invoices_in_bucket(

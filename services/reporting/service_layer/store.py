@@ -13,6 +13,8 @@ from services.reporting.domain.ledger import InvoiceFacts, Key
 Sums = dict[Key, tuple[int, int]]
 Owed = list[tuple[str, date, int, int]]
 """(customer, due date, cents, open invoices)."""
+Bucketed = list[tuple[int, int, int]]
+"""(bucket, cents, open invoices)."""
 
 
 class AgingStore(abc.ABC):
@@ -55,6 +57,10 @@ class AgingReports(abc.ABC):
     @abc.abstractmethod
     def owed_on(self, shop_id: str, day: date, by_customer: bool) -> Owed:
         """What was owed at the end of ``day``."""
+
+    @abc.abstractmethod
+    def bucketed(self, shop_id: str, day: date, buckets: Buckets, now: bool) -> Bucketed:
+        """The shop's totals per bucket on ``day`` (``now``: after every change so far)."""
 
     @abc.abstractmethod
     def invoices(
