@@ -158,6 +158,26 @@ def outstanding(events: list[contracts.Event], moment: datetime) -> int:
     return owed
 
 
+def owed_at(facts: InvoiceFacts, moment: datetime) -> tuple[date, int] | None:
+    """(due date, balance) of one invoice at a moment, straight from its facts."""
+    terms = facts.terms
+    if facts.sent_at is None or moment < facts.sent_at or not terms:
+        return None
+    current = [(total, due) for at, total, due in terms if at <= moment]
+    total, due = current[-1] if current else (terms[0][1], terms[0][2])
+    if facts.voided_at is not None and facts.voided_at <= moment:
+        return due, 0
+    paid = sum(
+        p.amount_cents
+        for p in facts.payments.values()
+        if p.received_at is not None
+        and p.received_at <= moment
+        and not (p.failed_at is not None and p.received_at <= p.failed_at <= moment)
+    )
+    refunded = sum(amount for at, amount in facts.refunds.values() if at <= moment)
+    return due, total - paid + refunded
+
+
 def end_of(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0), ZONE) - timedelta(microseconds=1)
 
@@ -184,6 +204,10 @@ def test_aging_adds_up_as_of_any_day_in_any_order(
         known = [e for e in events if when(e) <= end_of(day)]
         live = aging(owed_on(changes(fold(known)), day), day, buckets, by_customer=True)
         assert (live.total, live.customers) == (report.total, report.customers)
+    # day by day, the one-pass states equal what was owed at the end of each of those days
+    for facts in fold(events).values():
+        for day, due, balance in facts.days():
+            assert owed_at(facts, end_of(day)) == (due, balance)
     # kept as JSON and read back: the same facts
     for facts in fold(events).values():
         kept = json.loads(json.dumps(to_record(facts)))

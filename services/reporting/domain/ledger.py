@@ -38,13 +38,6 @@ class Payment:
     received_at: datetime | None = None
     failed_at: datetime | None = None
 
-    def counts_at(self, moment: datetime) -> bool:
-        """Received by then, and not failed (an ACH return) after it was received and by then."""
-        if self.received_at is None or self.received_at > moment:
-            return False
-        failed = self.failed_at
-        return failed is None or failed > moment or failed < self.received_at
-
 
 @dataclass
 class InvoiceFacts:
@@ -129,39 +122,56 @@ class InvoiceFacts:
 
     # --- what was owed, day by day ------------------------------------------------------------
 
-    def owed_at(self, moment: datetime) -> tuple[date, int] | None:
-        """(due date, balance) at that moment; None before it was sent."""
-        if self.sent_at is None or moment < self.sent_at:
-            return None
-        terms = self.terms
-        current = [(total, due) for at, total, due in terms if at <= moment]
-        total, due = current[-1] if current else (terms[0][1], terms[0][2])
-        if self.voided_at is not None and self.voided_at <= moment:
-            return due, 0
-        paid = [p.amount_cents for p in self.payments.values() if p.counts_at(moment)]
-        refunded = [amount for at, amount in self.refunds.values() if at <= moment]
-        return due, invoice_balance(total, paid, refunded).balance_cents
-
     def days(self) -> list[tuple[date, date, int]]:
         """(day, due date, balance at the end of that day, in the shop's time zone) for each day
-        something changed, from the day it was sent."""
-        if self.sent_at is None:
+        something changed, from the day it was sent. One pass over the facts in time order; the
+        same as what was owed at each day's last moment (tests/unit/test_aging.py checks it)."""
+        terms = self.terms
+        if self.sent_at is None or not terms:
             return []
         zone = ZoneInfo(self.zone)
-        moments = [self.sent_at, *(at for at, _, _ in self.terms)]
-        for p in self.payments.values():
-            moments += [t for t in (p.received_at, p.failed_at) if t is not None]
-        moments += [at for at, _ in self.refunds.values()]
-        moments += [self.voided_at] if self.voided_at else []
-        last_of_day: dict[date, datetime] = {}
-        for moment in sorted(m for m in moments if m >= self.sent_at):
-            last_of_day[moment.astimezone(zone).date()] = moment
-        found = []
-        for day, moment in sorted(last_of_day.items()):
-            owed = self.owed_at(moment)
-            if owed is not None:
-                found.append((day, owed[0], owed[1]))
+        state = [terms[0][1], 0, 0, 0]  # total, paid, refunded, void
+        due = terms[0][2]
+        found: list[tuple[date, date, int]] = []
+        day = self.sent_at.astimezone(zone).date()
+        for moment, kind, amount, new_due in self._changes(terms):
+            if moment > self.sent_at and (on := moment.astimezone(zone).date()) != day:
+                found.append((day, due, _balance(state)))
+                day = on
+            if kind == TERM:
+                state[0], due = amount, new_due or due
+            else:
+                state[kind] += amount
+        found.append((day, due, _balance(state)))
         return found
+
+    def _changes(
+        self, terms: list[tuple[datetime, int, date]]
+    ) -> list[tuple[datetime, int, int, date | None]]:
+        """(moment, what, amount, due date) of every change after sending, in time order."""
+        changes: list[tuple[datetime, int, int, date | None]] = [
+            (at, TERM, total, due) for at, total, due in terms[1:]
+        ]
+        for p in self.payments.values():
+            if p.received_at is None:
+                continue
+            changes.append((p.received_at, PAID, p.amount_cents, None))
+            if p.failed_at is not None and p.failed_at >= p.received_at:
+                changes.append((p.failed_at, PAID, -p.amount_cents, None))
+        changes += [(at, REFUNDED, amount, None) for at, amount in self.refunds.values()]
+        if self.voided_at is not None:
+            changes.append((self.voided_at, VOID, 1, None))
+        changes.sort(key=lambda c: (c[0], c[1]))
+        return changes
+
+
+TERM, PAID, REFUNDED, VOID = 0, 1, 2, 3
+
+
+def _balance(state: list[int]) -> int:
+    if state[VOID]:
+        return 0
+    return invoice_balance(state[0], (state[PAID],), (state[REFUNDED],)).balance_cents
 
 
 Key = tuple[str, date, date]
