@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import psycopg
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 
 from bench.pipeline import Infrastructure
 from services.reporting.adapters.postgres import PooledAgingReports
@@ -217,9 +217,11 @@ def load_all(url: str, invoices: int) -> tuple[int, float]:
     half = invoices // 2
     with multiprocessing.Pool(2) as pool:
         counts = pool.starmap(load, [(url, 0, half), (url, half, invoices)])
+    for statements in (rebuild.MERGE, *rebuild.INDEXES):
+        with psycopg.connect(url) as conn:
+            for statement in statements:
+                conn.execute(statement)
     with psycopg.connect(url) as conn:
-        for statement in rebuild.MERGE:
-            conn.execute(statement)
         conn.execute("CREATE INDEX ON bench_invoices (shop_id)")
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
@@ -227,27 +229,19 @@ def load_all(url: str, invoices: int) -> tuple[int, float]:
 
 
 def raw_consume(bootstrap: str, until: dict[TopicPartition, int]) -> tuple[float, int]:
-    """The same client, settings and stopping rule as the rebuild, reading every record and
-    doing nothing with it: (records/s, records)."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap.split(","),
-        enable_auto_commit=False,
-        max_poll_records=5000,
-        fetch_max_wait_ms=20,
-        max_partition_fetch_bytes=8 * 1024 * 1024,
-    )
-    consumer.assign(list(until))
-    consumer.seek_to_beginning(*until)
-    left = {tp for tp, end in until.items() if end > 0}
-    seen = 0
+    """The same client, settings and stopping rule as the rebuild (``rebuild.read_all``), reading
+    every record and doing nothing with it: (records/s, records)."""
+    seen = [0]
+
+    def count(records: list[object]) -> None:
+        seen[0] += len(records)
+
+    consumer = rebuild.reader(bootstrap, until)
     started = time.perf_counter()
-    while left:
-        for records in consumer.poll(timeout_ms=500).values():
-            seen += len(records)
-        left = {tp for tp in left if consumer.position(tp) < until[tp]}
+    rebuild.read_all(consumer, until, count)
     elapsed = time.perf_counter() - started
     consumer.close()
-    return seen / elapsed, seen
+    return seen[0] / elapsed, seen[0]
 
 
 def p95(samples: list[float]) -> float:
@@ -300,6 +294,11 @@ def run(settings: Settings) -> int:
         f" {rate / raw:.2f}× raw (goal ≥ {GOALS['rebuild_ratio']})",
         flush=True,
     )
+    phases = ", ".join(
+        f"worker {i}: replay {p.replay_seconds:.1f} s, write {p.write_seconds:.1f} s"
+        for i, p in enumerate(done.parts)
+    )
+    print(f"  ({phases}; merge {done.merge_seconds:.1f} s)", flush=True)
     events, seconds = load_all(url, INVOICES)
     print(
         f"report figures: {INVOICES:,} invoices ({events:,} events) folded and written "
