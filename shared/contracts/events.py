@@ -442,41 +442,36 @@ class ReminderSent(Event):
         return self.invoice_id
 
 
-class MessageDelivered(Event):
-    """The provider reports a message reached the customer's phone or mailbox."""
+class MessageFact(Event):
+    """What every delivery report says: which message, about which invoice, to whom (masked)."""
 
-    schema_version: Literal[1] = 1
     message_id: str
     invoice_id: str
     shop_id: str
     channel: MessageChannel
     kind: MessageKind
     to: str = Field(description="Masked recipient, e.g. •••0142 or d•••@example.com.")
-    delivered_at: datetime
 
     @property
     def subject(self) -> str:
         return self.invoice_id
 
 
-class MessageFailed(Event):
+class MessageDelivered(MessageFact):
+    """The provider reports a message reached the customer's phone or mailbox."""
+
+    schema_version: Literal[1] = 1
+    delivered_at: datetime
+
+
+class MessageFailed(MessageFact):
     """A message did not reach the customer: refused, undelivered, bounced, dropped, or the number
     replied STOP."""
 
     schema_version: Literal[1] = 1
-    message_id: str
-    invoice_id: str
-    shop_id: str
-    channel: MessageChannel
-    kind: MessageKind
-    to: str = Field(description="Masked recipient, e.g. •••0142 or d•••@example.com.")
     failed_at: datetime
     status: Literal["refused", "failed", "undelivered", "bounced", "dropped", "opted_out"]
     reason: str = ""
-
-    @property
-    def subject(self) -> str:
-        return self.invoice_id
 
 
 ALL_EVENTS: tuple[type[Event], ...] = (
