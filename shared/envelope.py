@@ -84,14 +84,29 @@ class Envelope:
 
 
 def header_map(headers: Headers | None) -> dict[str, str]:
-    result: dict[str, str] = {}
-    for name, raw in headers or []:
-        result[name] = raw.decode("utf-8", errors="replace") if raw is not None else ""
-    return result
+    return {
+        name: raw.decode("utf-8", errors="replace") if raw is not None else ""
+        for name, raw in headers or ()
+    }
 
 
 def decode(headers: Headers | None, value: bytes | None) -> Envelope:
     """Parse a Kafka record into an Envelope, or raise MalformedEvent saying why."""
+    meta, event = checked(headers, value)
+    return Envelope(
+        event=event,
+        tenant=meta["ce_tenant"],
+        source=meta["ce_source"],
+        id=meta["ce_id"],
+        time=_parse_time(meta.get("ce_time", "")),
+        correlation_id=meta.get("ce_correlationid", ""),
+        causation_id=meta.get("ce_causationid", ""),
+    )
+
+
+def checked(headers: Headers | None, value: bytes | None) -> tuple[dict[str, str], Event]:
+    """The record's headers and its event, every rule of ``decode`` applied (a replay that needs
+    no Envelope uses this directly)."""
     meta = header_map(headers)
     missing = [h for h in ("ce_id", "ce_type", "ce_source", "ce_tenant") if not meta.get(h)]
     if missing:
@@ -107,19 +122,11 @@ def decode(headers: Headers | None, value: bytes | None) -> Envelope:
         raise MalformedEvent(f"unknown ce_type {meta['ce_type']!r}")
     if value is None:
         raise MalformedEvent("empty value")
+    _parse_time(meta.get("ce_time", ""))
     try:
-        event = event_cls.model_validate_json(value)
+        return meta, event_cls.model_validate_json(value)
     except ValidationError as exc:
         raise MalformedEvent(_describe(exc)) from exc
-    return Envelope(
-        event=event,
-        tenant=meta["ce_tenant"],
-        source=meta["ce_source"],
-        id=meta["ce_id"],
-        time=_parse_time(meta.get("ce_time", "")),
-        correlation_id=meta.get("ce_correlationid", ""),
-        causation_id=meta.get("ce_causationid", ""),
-    )
 
 
 def _parse_time(text: str) -> datetime:

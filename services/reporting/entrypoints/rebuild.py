@@ -35,7 +35,7 @@ from tqdm import tqdm
 from services.reporting import bootstrap
 from services.reporting.domain.ledger import FACTS, InvoiceFacts, contributions, to_record
 from services.reporting.entrypoints.consumer import GROUP
-from shared.envelope import MalformedEvent, decode
+from shared.envelope import MalformedEvent, checked
 from shared.kafka import group_members
 
 WORKERS = max(2, min(4, os.cpu_count() or 2))
@@ -59,10 +59,9 @@ class Replay:
     def apply(self, headers: list[tuple[str, bytes]], value: bytes | None) -> None:
         self.events += 1
         try:
-            envelope = decode(headers, value)
-            event = envelope.event
+            meta, event = checked(headers, value)
             shop = getattr(event, "shop_id", "")
-            if shop != envelope.tenant:
+            if shop != meta["ce_tenant"]:
                 raise MalformedEvent("tenant mismatch")
             facts = self.invoices.get(event.subject)
             if facts is None:
