@@ -7,7 +7,7 @@ import os
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-SERVICES = ("jobs", "invoicing", "notifications", "payments", "reporting")
+SERVICES = ("jobs", "invoicing", "notifications", "payments", "reporting", "gateway")
 
 
 class Settings(BaseSettings):
@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     """How often the reminder scheduler looks for due steps."""
     message_reconcile_seconds: float = 120.0
     """A message still being sent after this long is asked of the provider (its sender died)."""
+    gateway_secret_key: str = "dev-gateway-secret-change-me"
+    """Signs the staff app's session cookies and CSRF tokens (set a long random value)."""
+    session_cookie_secure: bool = False
+    """True behind HTTPS (production): the session cookie is never sent over plain HTTP."""
+    invoicing_url: str = "http://127.0.0.1:8002"
+    """Where the staff app reaches the invoicing service's internal API."""
     log_level: str = "INFO"
     relay_batch_size: int = 1000
     consumer_batch_size: int = 1000

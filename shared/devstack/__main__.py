@@ -103,9 +103,15 @@ def _announce_when_ready(procs: list, token: str) -> None:  # type: ignore[type-
     else:
         urls = {p.name: p.url for p in procs}
         counts = demo.load(urls["jobs-web"], token, urls["invoicing-web"])
+        demo.add_staff()
         marker.write_text(os.environ["DATABASE_URL"])
         print(f"demo data loaded: {counts}", flush=True)
     lines = ["", "FieldPay is up:"] + [f"  {p.name:<20} {p.url}" for p in procs]
+    lines += [
+        f"Staff app: http://127.0.0.1:{WEB_PORTS['gateway']}/ — sign in as "
+        + ", ".join(email for _, email, _, _ in demo.STAFF)
+        + f" with the password {demo.STAFF_PASSWORD!r} (development only)",
+    ]
     lines += [
         "  Tansu broker         " + os.environ["KAFKA_BOOTSTRAP_SERVERS"],
         "Press Ctrl-C to stop.",

@@ -305,3 +305,24 @@ def _until(done: Callable[[], bool], seconds: float) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError("invoicing did not catch up with the jobs service in time")
         time.sleep(0.2)
+
+
+STAFF = [
+    ("northwind-hvac", "owner@northwind.example", "Maria (owner)", "owner"),
+    ("northwind-hvac", "office@northwind.example", "Olivia (office)", "office"),
+    ("northwind-hvac", "tech@northwind.example", "Tom (technician)", "technician"),
+    ("bluepeak-plumbing", "owner@bluepeak.example", "Ben (owner)", "owner"),
+]
+STAFF_PASSWORD = "fieldpay-demo-password"
+"""Development only: every demo user's password (printed by `make run`)."""
+
+
+def add_staff() -> list[str]:
+    """The demo shops' staff users, straight into the gateway's database."""
+    from services.gateway import bootstrap
+    from services.gateway.service_layer import auth
+
+    users, passwords = bootstrap.users(), bootstrap.passwords()
+    for shop, email, name, role in STAFF:
+        auth.add_user(shop, email, name, role, STAFF_PASSWORD, users, passwords)  # type: ignore[arg-type]
+    return [email for _, email, _, _ in STAFF]

@@ -19,6 +19,7 @@ class Process:
 
 
 WEB_PORTS = {
+    "gateway": 8000,
     "jobs": 8001,
     "invoicing": 8002,
     "notifications": 8003,

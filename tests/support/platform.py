@@ -86,7 +86,14 @@ class RunningPlatform:
 def plan(
     env: dict[str, str],
     log_dir: Path,
-    services: tuple[str, ...] = ("jobs", "invoicing", "payments", "notifications", "reporting"),
+    services: tuple[str, ...] = (
+        "jobs",
+        "invoicing",
+        "payments",
+        "notifications",
+        "reporting",
+        "gateway",
+    ),
 ) -> RunningPlatform:
     platform = RunningPlatform(
         env={**env, "INTERNAL_API_TOKEN": TOKEN, "PYTHONPATH": str(infra.ROOT)}, log_dir=log_dir
@@ -98,6 +105,8 @@ def plan(
     for name, (module, _port) in WORKERS.items():
         if name.split("-")[0] in services:
             platform.procs[name] = worker(name, module, infra.free_port())
+    if "invoicing-web" in platform.procs:
+        platform.env["INVOICING_URL"] = platform.url("invoicing-web")
     return platform
 
 

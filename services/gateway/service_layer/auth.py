@@ -1,0 +1,47 @@
+"""Signing in and adding staff users."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from services.gateway.domain.access import Role, StaffUser, new_user, normal_email
+from services.gateway.service_layer.ports import Passwords, Users
+
+MIN_PASSWORD = 12
+
+
+class WeakPassword(ValueError):
+    field = "password"
+    reason = f"must be at least {MIN_PASSWORD} characters"
+
+
+def sign_in(email: str, password: str, users: Users, passwords: Passwords) -> StaffUser | None:
+    """The user, or None for a wrong email or password (the same answer and about the same time
+    either way: an unknown email still costs one hash check)."""
+    found = users.by_email(normal_email(email))
+    if found is None:
+        passwords.matches(_decoy(passwords), password)
+        return None
+    user, password_hash = found
+    return user if passwords.matches(password_hash, password) else None
+
+
+@cache
+def _decoy(passwords: Passwords) -> str:
+    return passwords.hash("not anyone's password")
+
+
+def add_user(
+    shop_id: str,
+    email: str,
+    name: str,
+    role: Role,
+    password: str,
+    users: Users,
+    passwords: Passwords,
+) -> StaffUser:
+    if len(password) < MIN_PASSWORD:
+        raise WeakPassword(WeakPassword.reason)
+    user = new_user(shop_id, email, name, role)
+    users.add(user, passwords.hash(password))
+    return user
