@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from services.gateway.adapters.argon import Argon2Passwords
+from services.gateway.adapters.live import live_changes
 from services.gateway.adapters.postgres import PooledUsers
 from services.gateway.adapters.services import HttpInvoicing
 from shared.wiring import ServiceWiring, utc_now
@@ -26,4 +28,8 @@ def invoicing() -> HttpInvoicing:
     return HttpInvoicing(s.invoicing_url, s.internal_api_token)
 
 
-__all__ = ["SERVICE", "invoicing", "passwords", "users", "utc_now", "wiring"]
+def live(shop_id: str, after: int | None) -> Iterator[str]:
+    return live_changes(wiring.database_url, shop_id, after)
+
+
+__all__ = ["SERVICE", "invoicing", "live", "passwords", "users", "utc_now", "wiring"]

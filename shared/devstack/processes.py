@@ -37,7 +37,12 @@ WORKERS = {
     "notifications-scheduler": ("services.notifications.entrypoints.scheduler", 9108),
     "notifications-relay": ("services.notifications.entrypoints.relay", 9109),
     "reporting-consumer": ("services.reporting.entrypoints.consumer", 9110),
+    "gateway-consumer": ("services.gateway.entrypoints.consumer", 9111),
 }
+
+
+THREADS = {"gateway": 64}
+"""The staff app holds a thread per open page's live stream (server-sent events)."""
 
 
 def web(service: str, port: int) -> Process:
@@ -52,7 +57,7 @@ def web(service: str, port: int) -> Process:
         "--worker-class",
         "gthread",
         "--threads",
-        "8",
+        str(THREADS.get(service, 8)),
         "--graceful-timeout",
         "5",
         "--log-level",

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import requests
+from playwright.sync_api import Browser, expect
 
 from services.gateway.adapters.argon import Argon2Passwords
 from services.gateway.adapters.postgres import PooledUsers
@@ -41,16 +42,16 @@ def csrf(html: str) -> str:
 
 
 def sign_in(base: str, email: str) -> requests.Session:
-    browser = requests.Session()
-    token = csrf(browser.get(base + "/signin", timeout=10).text)
-    answer = browser.post(
+    visitor = requests.Session()
+    token = csrf(visitor.get(base + "/signin", timeout=10).text)
+    answer = visitor.post(
         base + "/signin",
         data={"email": email, "password": PASSWORD, "csrf_token": token},
         allow_redirects=False,
         timeout=10,
     )
     assert answer.status_code == 302, answer.text
-    return browser
+    return visitor
 
 
 def test_office_sends_a_closed_jobs_draft_from_the_queue(
@@ -88,3 +89,44 @@ def test_office_sends_a_closed_jobs_draft_from_the_queue(
     assert tech.get(f"{base}/invoices/{invoice_id}", timeout=10).status_code == 403
     other = sign_in(base, "office@other.example")
     assert other.get(f"{base}/invoices/{invoice_id}", timeout=10).status_code == 404
+
+
+def test_a_closed_job_appears_in_the_open_queue_without_reload(
+    module_platform: RunningPlatform, module_settings: Any, browser: Browser
+) -> None:
+    add_staff(module_settings)
+    base = module_platform.url("gateway-web")
+    jobs = Api(module_platform.url("jobs-web"), "shop-gw")
+    customer = create_customer(jobs, name="Live Update Customer")
+    page = browser.new_page(viewport={"width": 375, "height": 800})
+    try:
+        page.goto(base + "/invoices")
+        page.get_by_label("Email").fill("office@gw.example")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page).to_have_title("Ready to send · FieldPay")
+        page.evaluate("window.notReloaded = true")
+        close_job(jobs, create_job(jobs, customer))
+        expect(page.get_by_text("Live Update Customer")).to_be_visible(timeout=20_000)
+        assert page.evaluate("window.notReloaded") is True  # the same page, updated in place
+    finally:
+        page.close()
+
+
+def test_the_live_stream_tells_each_change_to_the_shops_invoices(
+    module_platform: RunningPlatform, module_settings: Any
+) -> None:
+    add_staff(module_settings)
+    base = module_platform.url("gateway-web")
+    office = sign_in(base, "office@gw.example")
+    jobs = Api(module_platform.url("jobs-web"), "shop-gw")
+    customer = create_customer(jobs)
+    with office.get(base + "/live", stream=True, timeout=30) as stream:
+        assert stream.headers["Content-Type"].startswith("text/event-stream")
+        lines = stream.iter_lines(decode_unicode=True)
+        assert next(lines) == "retry: 2000"
+        close_job(jobs, create_job(jobs, customer))
+        for line in lines:
+            if line.startswith("data: "):
+                assert '"what": "InvoiceDrafted"' in line
+                break

@@ -5,6 +5,7 @@ only their shop; a wrong email and a wrong password get the same answer."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -102,7 +103,10 @@ def invoicing() -> FakeInvoicing:
 
 @pytest.fixture
 def app(users: FakeUsers, invoicing: FakeInvoicing) -> Flask:
-    deps = Deps(lambda: users, Argon2Passwords, lambda: invoicing, lambda: True)
+    def live(shop_id: str, after: int | None) -> Iterator[str]:
+        yield f'id: {(after or 0) + 1}\nevent: invoice\ndata: {{"shop": "{shop_id}"}}\n\n'
+
+    deps = Deps(lambda: users, Argon2Passwords, lambda: invoicing, lambda: True, live)
     return build_app(deps, "test-secret-key-for-the-gateway")
 
 
@@ -227,3 +231,13 @@ def test_passwords_are_hashed_with_argon2id_and_must_be_long(users: FakeUsers) -
     with pytest.raises(auth.WeakPassword):
         role: Role = "office"
         auth.add_user("shop-a", "x@a.example", "X", role, "short", users, Argon2Passwords())
+
+
+def test_the_live_stream_is_the_signed_in_users_shop_only(app: Flask) -> None:
+    assert app.test_client().get("/live").status_code == 302
+    office = signed_in(app, "office@b.example")
+    stream = office.get("/live", headers={"Last-Event-ID": "41"})
+    assert stream.mimetype == "text/event-stream"
+    assert stream.get_data(as_text=True) == 'id: 42\nevent: invoice\ndata: {"shop": "shop-b"}\n\n'
+    page = office.get("/invoices").get_data(as_text=True)
+    assert '<div id="live">' in page and "/static/live.js" in page

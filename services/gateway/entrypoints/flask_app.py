@@ -7,7 +7,7 @@ The user's shop is the only shop any call is made for."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import wraps
@@ -63,6 +63,8 @@ class Deps:
     passwords: Callable[[], Passwords]
     invoicing: Callable[[], Invoicing]
     ready: Callable[[], bool]
+    live: Callable[[str, int | None], Iterator[str]]
+    """The shop's change stream (server-sent events text) after a position (None: from now)."""
 
 
 def build_app(deps: Deps, secret_key: str, secure_cookie: bool = False) -> Flask:
@@ -208,6 +210,15 @@ def _pages(app: Flask, deps: Deps) -> None:
         user = cast(StaffUser, g.user)
         return redirect(url_for("invoices") if user.may("invoices") else url_for("my_jobs"))
 
+    @app.get("/live")
+    def live() -> Response:
+        """Server-sent events: one ``invoice`` event per change to the shop's invoices."""
+        user = cast(StaffUser, g.user)
+        last = request.headers.get("Last-Event-ID", "")
+        stream = deps.live(user.shop_id, int(last) if last.isdigit() else None)
+        headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        return Response(stream, mimetype="text/event-stream", headers=headers)
+
     @app.get("/my-jobs")
     @requires("own_jobs")
     def my_jobs() -> str:
@@ -257,7 +268,13 @@ def create() -> Flask:
     from services.gateway import bootstrap
 
     s = bootstrap.wiring.settings
-    deps = Deps(bootstrap.users, bootstrap.passwords, bootstrap.invoicing, bootstrap.wiring.ready)
+    deps = Deps(
+        bootstrap.users,
+        bootstrap.passwords,
+        bootstrap.invoicing,
+        bootstrap.wiring.ready,
+        bootstrap.live,
+    )
     return build_app(deps, s.gateway_secret_key, s.session_cookie_secure)
 
 
