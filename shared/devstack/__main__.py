@@ -98,12 +98,12 @@ def _announce_when_ready(procs: list, token: str) -> None:  # type: ignore[type-
             settings.stripe_api_base, "fieldpay", url, settings.stripe_webhook_secret
         )
     marker = VAR / "demo-loaded"
+    demo.add_staff()  # every start: the staff app's users exist even if the demo loaded before
     if marker.exists() and marker.read_text() == os.environ["DATABASE_URL"]:
         print("demo data already loaded", flush=True)
     else:
         urls = {p.name: p.url for p in procs}
         counts = demo.load(urls["jobs-web"], token, urls["invoicing-web"])
-        demo.add_staff()
         marker.write_text(os.environ["DATABASE_URL"])
         print(f"demo data loaded: {counts}", flush=True)
     lines = ["", "FieldPay is up:"] + [f"  {p.name:<20} {p.url}" for p in procs]

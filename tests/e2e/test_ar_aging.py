@@ -139,6 +139,15 @@ def test_aging_adds_up_live_as_of_and_after_a_rebuild(
     assert sheet[-1] == ["Total", "129.00", "10.00", "75.00", "0.00", "70.00", "284.00", "4"]
     future = reporting.get("/reports/ar-aging", as_of=(day_of(NOW) + timedelta(days=3)).isoformat())
     assert future.status_code == 422 and future.json()["fields"][0]["field"] == "as_of"
+    for params in (
+        {"bucket": "²"},
+        {"bucket": "9"},
+        {"buckets": "30,60,2000000000", "bucket": "3"},
+        {"as_of": "0001-01-05", "bucket": "1"},
+        {"buckets": "60,30"},
+    ):
+        bad = reporting.get("/reports/ar-aging/invoices", **params)
+        assert bad.status_code == 422, (params, bad.text)
     assert (
         report(Api(module_platform.url("reporting-web"), "shop-nosy"))["total"]["total_cents"] == 0
     )

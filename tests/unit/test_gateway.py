@@ -173,7 +173,13 @@ def test_sign_in_goes_back_where_asked_but_never_off_site(app: Flask) -> None:
     form = {"email": "office@a.example", "password": PASSWORD, "csrf_token": token}
     back = client.post("/signin?next=/invoices/inv-a", data=form)
     assert back.headers["Location"] == "/invoices/inv-a"
-    for target in ("//evil.example/x", "https://evil.example", "/\\evil.example"):
+    for target in (
+        "//evil.example/x",
+        "https://evil.example",
+        "/\\evil.example",
+        "/%09/evil.example",
+        "/%0a/evil.example",
+    ):
         client = app.test_client()
         form["csrf_token"] = csrf_of(client, "/signin")
         assert client.post(f"/signin?next={target}", data=form).headers["Location"] == "/invoices"

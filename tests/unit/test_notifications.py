@@ -28,6 +28,7 @@ from services.notifications.service_layer.providers import (
     EmailProvider,
     LookupUnavailable,
     ProviderRefused,
+    ProviderUnreachable,
     SmsProvider,
 )
 from services.notifications.service_layer.store import (
@@ -94,21 +95,26 @@ class Queue(MessageQueue, MessageStore):
             return []
         return [self._claimed(m) for m, s in self.rows.values() if s == "sending"]
 
-    def sent(self, message_id: str, provider_id: str) -> None:
-        self._set(message_id, "sent")
+    def sent(self, claimed: Claimed, provider_id: str) -> None:
+        self._set(claimed, "sent")
 
-    def failed(self, fact: contracts.MessageFailed) -> None:
-        self._set(fact.message_id, "failed")
-        self.facts.append(fact)
+    def failed(self, claimed: Claimed, fact: contracts.MessageFailed) -> None:
+        if self._set(claimed, "failed"):
+            self.facts.append(fact)
 
-    def retry_later(self, message_id: str, error: str) -> None:
-        self._set(message_id, "pending")
+    def retry_later(self, claimed: Claimed, error: str) -> None:
+        self._set(claimed, "pending")
 
-    def unknown(self, message_id: str, error: str) -> None:
-        self._set(message_id, "unknown")
+    def unknown(self, claimed: Claimed, error: str) -> None:
+        self._set(claimed, "unknown")
 
-    def _set(self, message_id: str, status: str) -> None:
-        self.rows[message_id] = (self.rows[message_id][0], status)
+    def _set(self, claimed: Claimed, status: str) -> bool:
+        """Only while still being sent (as the database adapter guards it)."""
+        message, now = self.rows[claimed.message.message_id]
+        if now != "sending":
+            return False
+        self.rows[message.message_id] = (message, status)
+        return True
 
     def statuses(self) -> dict[str, str]:
         return {m.channel: s for m, s in self.rows.values()}
@@ -193,8 +199,15 @@ def test_the_sender_sends_each_once_and_keeps_what_it_could_not_send() -> None:
     assert [(f.status, f.reason, f.to) for f in refused.facts] == [
         ("refused", "unknown number", "•••0100")
     ]
-    handlers.send_next(down, Providers(ConnectionError("timeout")), Providers(), NOW)
-    assert down.statuses()["sms"] == "pending"  # tried again later
+    masked_too = queued(Queue())
+    refusal = ProviderRefused("The 'To' number +15595550100 is not a valid phone number")
+    handlers.send_next(masked_too, Providers(refusal), Providers(), NOW)
+    assert masked_too.facts[0].reason == "The 'To' number •••0100 is not a valid phone number"
+    handlers.send_next(down, Providers(ProviderUnreachable("refused")), Providers(), NOW)
+    assert down.statuses()["sms"] == "pending"  # never reached Twilio: tried again later
+    unclear = queued(Queue())
+    handlers.send_next(unclear, Providers(TimeoutError("read timed out")), Providers(), NOW)
+    assert unclear.statuses()["sms"] == "sending"  # may have gone: the provider will be asked
 
 
 def test_a_sender_that_died_mid_send_is_settled_with_the_provider_never_sent_twice() -> None:
@@ -364,3 +377,14 @@ def test_an_opted_out_number_gets_no_text_and_the_failure_is_told() -> None:
     assert stopped.statuses() == {"sms": "failed", "email": "sent"}
     assert [f.status for f in stopped.facts] == ["opted_out"]
     assert all(isinstance(s, Email) for s in providers.sent)
+
+
+def test_two_senders_settling_the_same_message_cannot_undo_each_other() -> None:
+    queue, providers = queued(Queue()), Providers()
+    claimed = queue.claim_next()
+    assert claimed is not None
+    queue.sent(claimed, "SM1")
+    queue.retry_later(claimed, "a slower reconcile")  # too late: already settled
+    assert queue.statuses()["sms"] == "sent"
+    send_all(queue, providers)
+    assert [type(m).__name__ for m in providers.sent] == ["Email"]

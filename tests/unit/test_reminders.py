@@ -70,7 +70,12 @@ class Reminders(ReminderStore):
     def automations(self, shop_id: str) -> Automations:
         return self.settings
 
-    def queue_reminder(self, messages: list[Message], fact: contracts.ReminderSent) -> int:
+    def queue_reminder(
+        self, messages: list[Message], fact: contracts.ReminderSent, quiet_since: datetime
+    ) -> int:
+        last = self.standing.last_message_at
+        if last is not None and last > quiet_since:
+            return 0
         known = {m.message_id for _, m in self.queued}
         new = [m for m in messages if m.message_id not in known]
         self.queued += [(fact.sent_at, m) for m in new]

@@ -26,7 +26,7 @@ class PooledUsers(Users):
             conn.execute(
                 "INSERT INTO users (user_id, shop_id, email, name, role, password_hash)"
                 " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (email) DO UPDATE SET"
-                " name = excluded.name, role = excluded.role,"
+                " shop_id = excluded.shop_id, name = excluded.name, role = excluded.role,"
                 " password_hash = excluded.password_hash",
                 (user.user_id, user.shop_id, user.email, user.name, user.role, password_hash),
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -24,10 +25,11 @@ class HttpInvoicing(Invoicing):
         return items
 
     def invoice(self, shop_id: str, invoice_id: str) -> dict[str, Any]:
-        return self._call("GET", f"/invoices/{invoice_id}", shop_id)
+        return self._call("GET", f"/invoices/{quote(invoice_id, safe='')}", shop_id)
 
     def send(self, shop_id: str, invoice_id: str, actor: str) -> dict[str, Any]:
-        return self._call("POST", f"/invoices/{invoice_id}/send", shop_id, actor=actor)
+        path = f"/invoices/{quote(invoice_id, safe='')}/send"
+        return self._call("POST", path, shop_id, actor=actor)
 
     def _call(
         self, method: str, path: str, shop_id: str, actor: str = "", **kwargs: Any

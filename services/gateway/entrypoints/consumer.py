@@ -53,6 +53,9 @@ def on_change(conn: psycopg.Connection, envelope: Envelope) -> None:
     shop = getattr(envelope.event, "shop_id", "")
     if shop != envelope.tenant:
         raise TenantMismatch(f"{envelope.type} for {shop} came as {envelope.tenant}")
+    # One writer per shop at a time, so positions commit in order and a stream reading "after
+    # position p" never skips a row committed late.
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (shop,))
     conn.execute(
         "INSERT INTO live_changes (shop_id, invoice_id, what) VALUES (%s, %s, %s)",
         (shop, envelope.subject, envelope.type),

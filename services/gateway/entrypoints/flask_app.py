@@ -13,6 +13,7 @@ from datetime import timedelta
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
 
 from flask import (
     Flask,
@@ -67,7 +68,12 @@ class Deps:
     """The shop's change stream (server-sent events text) after a position (None: from now)."""
 
 
+MIN_SECRET = 16
+
+
 def build_app(deps: Deps, secret_key: str, secure_cookie: bool = False) -> Flask:
+    if len(secret_key) < MIN_SECRET:
+        raise ValueError(f"GATEWAY_SECRET_KEY must be at least {MIN_SECRET} characters")
     app = Flask(
         __name__, template_folder=str(HOME / "templates"), static_folder=str(HOME / "static")
     )
@@ -158,10 +164,14 @@ def _errors(app: Flask) -> None:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path on this site (no //host, no scheme): never an open redirect."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/invoices"
+    """Only a plain path on this site: no scheme, no host, no backslash, no whitespace or control
+    characters (browsers drop some of them and read //host) — never an open redirect."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/invoices"
+    if any(c.isspace() or ord(c) < 32 or c in "\\\x7f" for c in target):
+        return "/invoices"
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else "/invoices"
 
 
 def _pages(app: Flask, deps: Deps) -> None:
@@ -211,6 +221,7 @@ def _pages(app: Flask, deps: Deps) -> None:
         return redirect(url_for("invoices") if user.may("invoices") else url_for("my_jobs"))
 
     @app.get("/live")
+    @requires("invoices")
     def live() -> Response:
         """Server-sent events: one ``invoice`` event per change to the shop's invoices."""
         user = cast(StaffUser, g.user)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cache
-
 from services.gateway.domain.access import Role, StaffUser, new_user, normal_email
 from services.gateway.service_layer.ports import Passwords, Users
 
@@ -26,9 +24,16 @@ def sign_in(email: str, password: str, users: Users, passwords: Passwords) -> St
     return user if passwords.matches(password_hash, password) else None
 
 
-@cache
+_decoys: dict[type[Passwords], str] = {}
+
+
 def _decoy(passwords: Passwords) -> str:
-    return passwords.hash("not anyone's password")
+    """One hash per kind of hasher, made once: an unknown email costs one check, like a known
+    one, and nothing accumulates."""
+    kind = type(passwords)
+    if kind not in _decoys:
+        _decoys[kind] = passwords.hash("not anyone's password")
+    return _decoys[kind]
 
 
 def add_user(

@@ -181,46 +181,57 @@ class PooledMessageStore(MessageStore):
             return [self._claimed(conn, _message(row), row[10]) for row in rows]
 
     def _claimed(self, conn: psycopg.Connection, message: Message, at: datetime) -> Claimed:
-        event = conn.execute(
-            "SELECT s.event, o.phone IS NOT NULL FROM sent_invoices s"
+        """With the invoice as the customer has it now (the PDF shows corrections)."""
+        row = conn.execute(
+            "SELECT s.event, c.event, o.phone IS NOT NULL FROM sent_invoices s"
+            " LEFT JOIN corrections c ON c.invoice_id = s.invoice_id"
             " LEFT JOIN opted_out o ON o.phone = %s WHERE s.invoice_id = %s",
             (message.recipient, message.invoice_id),
         ).fetchone()
-        assert event is not None
-        return Claimed(message, InvoiceSent.model_validate(event[0]), at, bool(event[1]))
+        assert row is not None
+        sent = InvoiceSent.model_validate(row[0])
+        correction = InvoiceUpdated.model_validate(row[1]) if row[1] else None
+        return Claimed(message, corrected(sent, correction), at, bool(row[2]))
 
-    def sent(self, message_id: str, provider_id: str) -> None:
-        self._set(message_id, "sent", provider_id=provider_id)
+    def sent(self, claimed: Claimed, provider_id: str) -> None:
+        self._settle(claimed, "sent", provider_id=provider_id)
 
-    def failed(self, fact: MessageFailed) -> None:
-        with self.pool.connection() as conn:
-            self._set(fact.message_id, "failed", conn, error=fact.reason)
-            tell(conn, f"message:{fact.message_id}", fact, fact.shop_id)
+    def failed(self, claimed: Claimed, fact: MessageFailed) -> None:
+        with self.pool.connection() as conn, conn.transaction():
+            if self._settle(claimed, "failed", conn, error=fact.reason):
+                tell(conn, f"message:{fact.message_id}", fact, fact.shop_id)
 
-    def retry_later(self, message_id: str, error: str) -> None:
-        self._set(message_id, "pending", error=error)
+    def retry_later(self, claimed: Claimed, error: str) -> None:
+        self._settle(claimed, "pending", error=error)
 
-    def unknown(self, message_id: str, error: str) -> None:
-        self._set(message_id, "unknown", error=error)
+    def unknown(self, claimed: Claimed, error: str) -> None:
+        self._settle(claimed, "unknown", error=error)
 
-    def _set(
+    def _settle(
         self,
-        message_id: str,
+        claimed: Claimed,
         status: str,
         conn: psycopg.Connection | None = None,
         **values: str,
-    ) -> None:
+    ) -> bool:
+        """Only if the message is still being sent under this claim; whether it was."""
         query = (
             "UPDATE messages SET status = %s, provider_id = coalesce(%s, provider_id),"
             " error = %s, sent_at = CASE WHEN %s = 'sent' THEN clock_timestamp() END"
-            " WHERE message_id = %s"
+            " WHERE message_id = %s AND status = 'sending' AND claimed_at = %s"
         )
-        args = (status, values.get("provider_id"), values.get("error"), status, message_id)
+        args = (
+            status,
+            values.get("provider_id"),
+            values.get("error"),
+            status,
+            claimed.message.message_id,
+            claimed.claimed_at,
+        )
         if conn is not None:
-            conn.execute(query, args)
-            return
+            return conn.execute(query, args).rowcount == 1
         with self.pool.connection() as own:
-            own.execute(query, args)
+            return own.execute(query, args).rowcount == 1
 
 
 class PooledNudgeStore(NudgeStore):
@@ -266,8 +277,19 @@ class PooledReminderStore(ReminderStore):
     def automations(self, shop_id: str) -> Automations:
         return PooledAutomations(self.pool).get(shop_id) or DEFAULTS
 
-    def queue_reminder(self, messages: list[Message], fact: ReminderSent) -> int:
+    def queue_reminder(
+        self, messages: list[Message], fact: ReminderSent, quiet_since: datetime
+    ) -> int:
         with self.pool.connection() as conn:
+            conn.execute(
+                "SELECT 1 FROM sent_invoices WHERE invoice_id = %s FOR UPDATE", (fact.invoice_id,)
+            )
+            last = conn.execute(
+                "SELECT max(created_at) FROM messages WHERE invoice_id = %s AND status <> 'failed'",
+                (fact.invoice_id,),
+            ).fetchone()
+            if last and last[0] is not None and last[0] > quiet_since:
+                return 0  # a nudge (or another scheduler) just sent something
             new = _insert(conn, messages, fact.sent_at)
             if new:
                 tell(conn, f"reminder:{fact.reminder_id}", fact, fact.shop_id)
@@ -316,7 +338,7 @@ class PooledDeliveryStore(DeliveryStore):
 
     def report(self, fact: MessageDelivered | MessageFailed) -> bool:
         outcome = "delivered" if isinstance(fact, MessageDelivered) else fact.status
-        with self.pool.connection() as conn:
+        with self.pool.connection() as conn, conn.transaction():
             told = tell(conn, f"message:{fact.message_id}", fact, fact.shop_id)
             if told:
                 conn.execute(

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 from datetime import datetime
 from html import escape
+from urllib.error import URLError
 from urllib.parse import quote
 
+import requests
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import (
@@ -28,12 +31,14 @@ from sendgrid.helpers.mail import (
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
+from urllib3.exceptions import NewConnectionError
 
 from services.notifications.service_layer.providers import (
     Email,
     EmailProvider,
     LookupUnavailable,
     ProviderRefused,
+    ProviderUnreachable,
     SmsProvider,
 )
 
@@ -109,6 +114,10 @@ class SendGridEmail(EmailProvider):
             if 400 <= exc.status_code < 500:
                 raise ProviderRefused(f"SendGrid answered {exc.status_code}") from exc
             raise
+        except URLError as exc:
+            if isinstance(exc.reason, ConnectionRefusedError | socket.gaierror):
+                raise ProviderUnreachable(type(exc.reason).__name__) from exc
+            raise
         return str(response.headers.get("X-Message-Id", ""))
 
     def find(self, reference: str) -> str | None:
@@ -123,3 +132,11 @@ class SendGridEmail(EmailProvider):
             raise
         found = json.loads(response.body or b"{}").get("messages") or []
         return str(found[0]["msg_id"]) if found else None
+
+
+def _never_connected(exc: requests.ConnectionError) -> bool:
+    """Refused or no such host: the request was never sent (a connect timeout is the same)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError)

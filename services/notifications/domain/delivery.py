@@ -36,8 +36,11 @@ def outcome_fact(
 
 
 def failure_fact(message: Message, status: str, at: datetime, reason: str = "") -> MessageFailed:
+    """The provider's words, with the recipient masked in them too (events keep no full phone
+    numbers or addresses)."""
+    told = reason.replace(message.recipient, masked(message.recipient))
     return MessageFailed.model_validate(
-        {**_about(message), "failed_at": at, "status": status, "reason": reason[:300]}
+        {**_about(message), "failed_at": at, "status": status, "reason": told[:300]}
     )
 
 

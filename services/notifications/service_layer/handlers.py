@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime, timedelta
 
 from services.notifications.domain.delivery import failure_fact, opt_out_reply, outcome_fact
 from services.notifications.domain.messages import (
+    NUDGE_GAP,
     Channel,
     Message,
     check_nudge,
@@ -21,6 +23,7 @@ from services.notifications.service_layer.providers import (
     EmailProvider,
     LookupUnavailable,
     ProviderRefused,
+    ProviderUnreachable,
     SmsProvider,
 )
 from services.notifications.service_layer.store import (
@@ -46,6 +49,8 @@ from shared.envelope import Envelope
 from shared.faults import crash_point
 from shared.invoice_pdf import PdfInvoice
 from shared.invoice_pdf import render as render_pdf
+
+log = logging.getLogger(__name__)
 
 
 class TenantMismatch(Exception):
@@ -103,15 +108,15 @@ def _same_shop(shop_id: str, envelope: Envelope) -> None:
 
 def send_next(store: MessageStore, sms: SmsProvider, email: EmailProvider, now: datetime) -> bool:
     """Send the oldest pending message; False when there is none. A message is marked as being
-    sent (and committed) before the provider is called; one left so by a crash is reconciled with
-    the provider (``reconcile``), never blindly sent again."""
+    sent (and committed) before the provider is called; one left so by a crash, a timeout or an
+    unclear answer is settled with the provider (``reconcile``), never blindly sent again."""
     claimed = store.claim_next()
     if claimed is None:
         return False
     message = claimed.message
     crash_point("notifications.after_claim")
     if message.channel == "sms" and claimed.opted_out:
-        store.failed(failure_fact(message, "opted_out", now, "the customer replied STOP"))
+        store.failed(claimed, failure_fact(message, "opted_out", now, "the customer replied STOP"))
         return True
     try:
         if message.channel == "sms":
@@ -119,12 +124,14 @@ def send_next(store: MessageStore, sms: SmsProvider, email: EmailProvider, now: 
         else:
             provider_id = email.send(invoice_email(claimed))
     except ProviderRefused as exc:
-        store.failed(failure_fact(message, "refused", now, str(exc)))
-    except Exception as exc:
-        store.retry_later(message.message_id, repr(exc))
+        store.failed(claimed, failure_fact(message, "refused", now, str(exc)))
+    except ProviderUnreachable as exc:
+        store.retry_later(claimed, repr(exc))
+    except Exception:
+        log.warning("unclear answer from the provider: left to reconcile", exc_info=True)
     else:
         crash_point("notifications.after_provider")
-        store.sent(message.message_id, provider_id)
+        store.sent(claimed, provider_id)
     return True
 
 
@@ -143,14 +150,14 @@ def reconcile(
             else:
                 found = email.find(message.message_id)
         except LookupUnavailable as exc:
-            store.unknown(message.message_id, f"the sender stopped mid-send; {exc}")
+            store.unknown(claimed, f"the sender stopped mid-send; {exc}")
         except Exception:  # the provider is unreachable now: ask again next time
             continue
         else:
             if found:
-                store.sent(message.message_id, found)
+                store.sent(claimed, found)
             else:
-                store.retry_later(message.message_id, "not at the provider after a crash")
+                store.retry_later(claimed, "not at the provider after a crash")
         settled += 1
     return settled
 
@@ -220,9 +227,8 @@ def send_due_reminders(store: ReminderStore, now: datetime) -> int:
         if due is None:
             continue
         messages = reminder_for(standing, due, now)
-        queued += store.queue_reminder(
-            messages, _reminder_sent(standing, messages, now, due.step.days, None)
-        )
+        fact = _reminder_sent(standing, messages, now, due.step.days, None)
+        queued += store.queue_reminder(messages, fact, now - NUDGE_GAP)
     return queued
 
 

@@ -46,3 +46,9 @@ class ProviderRefused(Exception):
 
 class LookupUnavailable(Exception):
     """The provider cannot say what it sent (e.g. SendGrid's Email Activity API is not enabled)."""
+
+
+class ProviderUnreachable(Exception):
+    """The request never reached the provider (refused, no such host): safe to send again. Any
+    other failure (a timeout waiting for the answer, a 5xx) may have sent it: the message stays
+    being sent and is settled by asking the provider."""

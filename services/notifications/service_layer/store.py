@@ -61,23 +61,26 @@ class MessageStore(abc.ABC):
     def claim_next(self) -> Claimed | None:
         """The oldest pending message, now marked as being sent (committed), or None."""
 
-    @abc.abstractmethod
-    def sent(self, message_id: str, provider_id: str) -> None: ...
+    # Each outcome applies only if the message is still being sent under that very claim: two
+    # senders settling the same message after a crash cannot undo each other.
 
     @abc.abstractmethod
-    def failed(self, fact: MessageFailed) -> None:
+    def sent(self, claimed: Claimed, provider_id: str) -> None: ...
+
+    @abc.abstractmethod
+    def failed(self, claimed: Claimed, fact: MessageFailed) -> None:
         """The provider refused it (or the number opted out): failed, and the fact recorded."""
 
     @abc.abstractmethod
-    def retry_later(self, message_id: str, error: str) -> None:
-        """The provider could not be reached: pending again."""
+    def retry_later(self, claimed: Claimed, error: str) -> None:
+        """It never reached the provider: pending again."""
 
     @abc.abstractmethod
     def stuck(self, claimed_before: datetime) -> list[Claimed]:
         """Messages claimed before that moment and still being sent: the sender died mid-send."""
 
     @abc.abstractmethod
-    def unknown(self, message_id: str, error: str) -> None:
+    def unknown(self, claimed: Claimed, error: str) -> None:
         """Whether it went out cannot be known: not sent again; staff see it on the timeline."""
 
 
@@ -102,9 +105,12 @@ class ReminderStore(abc.ABC):
         """The shop's reminder settings (the defaults until the shop saves its own)."""
 
     @abc.abstractmethod
-    def queue_reminder(self, messages: list[Message], fact: ReminderSent) -> int:
+    def queue_reminder(
+        self, messages: list[Message], fact: ReminderSent, quiet_since: datetime
+    ) -> int:
         """Queue the messages not queued before and, if any were new, record the fact: in one
-        transaction. How many were new."""
+        transaction, the invoice locked, and nothing if any message about it went out after
+        ``quiet_since`` (a nudge a moment ago). How many were new."""
 
 
 class AutomationsStore(abc.ABC):

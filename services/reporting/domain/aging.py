@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 DEFAULT_EDGES = (30, 60, 90)
+MAX_EDGE = 3650
 """Current, 1–30, 31–60, 61–90, 91+ days past due."""
 
 
@@ -22,8 +23,10 @@ class Buckets:
     def __post_init__(self) -> None:
         if not 1 <= len(self.edges) <= 7:
             raise BadBuckets("give between 1 and 7 edges, e.g. 30,60,90")
-        if any(e <= 0 for e in self.edges) or list(self.edges) != sorted(set(self.edges)):
-            raise BadBuckets("edges are increasing whole days above 0, e.g. 30,60,90")
+        if any(not 0 < e <= MAX_EDGE for e in self.edges) or list(self.edges) != sorted(
+            set(self.edges)
+        ):
+            raise BadBuckets(f"edges are increasing whole days from 1 to {MAX_EDGE}, e.g. 30,60,90")
 
     @property
     def labels(self) -> list[str]:

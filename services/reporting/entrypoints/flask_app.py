@@ -19,6 +19,7 @@ from shared.http import FieldError, create_app, parse_body, query_choice, shop_i
 from shared.money import format_cents
 from shared.openapi import doc
 
+EARLIEST = date(2000, 1, 1)
 AS_OF = "Day of the report, YYYY-MM-DD, in the shop's time zone (default: today)"
 BUCKETS = "Bucket edges in days past due, e.g. 30,60,90 (default: the shop's)"
 
@@ -164,14 +165,17 @@ def _date_arg(name: str) -> date | None:
     if text is None:
         return None
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise FieldError(name, "must be a date, YYYY-MM-DD") from None
+    if day < EARLIEST:
+        raise FieldError(name, f"must be {EARLIEST.isoformat()} or later")
+    return day
 
 
 def _int_arg(name: str, low: int, high: int) -> int:
     text = request.args.get(name, "")
-    if not text.isdigit() or not low <= int(text) <= high:
+    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
         raise FieldError(name, f"must be a whole number from {low} to {high}")
     return int(text)
 
@@ -181,7 +185,7 @@ def _buckets_arg() -> Buckets | None:
     if text is None:
         return None
     parts = text.split(",")
-    if not all(p.strip().isdigit() for p in parts):
+    if not all(p.strip().isascii() and p.strip().isdigit() for p in parts):
         raise FieldError("buckets", "must be whole days separated by commas, e.g. 30,60,90")
     return _buckets(tuple(int(p) for p in parts), "buckets")
 
