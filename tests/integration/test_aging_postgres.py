@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given
@@ -23,6 +23,7 @@ from services.reporting.service_layer import handlers
 from shared import contracts
 from shared.db import make_pool
 from shared.envelope import Envelope
+from tests.unit import builders
 from tests.unit.test_aging import START, ZONE, changes, fold, histories
 
 pytestmark = pytest.mark.integration
@@ -95,3 +96,31 @@ def fold_as(events: list[contracts.Event], shop: str) -> dict[str, InvoiceFacts]
     for facts in invoices.values():
         facts.shop_id = shop
     return invoices
+
+
+def test_the_shops_time_zone_is_its_newest_invoices(pool: ConnectionPool) -> None:
+    shop = f"shop-{uuid.uuid4().hex[:10]}"
+
+    def sent(invoice_id: str, at: datetime, zone: str) -> contracts.InvoiceSent:
+        return contracts.InvoiceSent(
+            invoice_id=invoice_id,
+            shop_id=shop,
+            invoice_number=invoice_id,
+            sent_at=at,
+            due_date=at.date(),
+            customer=builders.customer_snapshot(),
+            service_address=builders.address(),
+            lines=[],
+            totals=contracts.InvoiceTotals(subtotal_cents=100, tax_cents=0, total_cents=100),
+            allowed_payment_methods=["card"],
+            pay_url="https://pay.example.com/p/x",
+            shop=contracts.ShopBranding(name="Shop", time_zone=zone),
+        )
+
+    newer = sent("new", datetime(2026, 6, 1, tzinfo=UTC), "America/New_York")
+    older = sent("old", datetime(2026, 1, 1, tzinfo=UTC), "America/Denver")
+    for event in (newer, older):  # the older invoice's event arrives last
+        with pool.connection() as conn:
+            envelope = Envelope(event=event, tenant=shop, source="/test")
+            handlers.when_invoice_changes_age_it(envelope, AgingOnConnection(conn))
+    assert PooledAgingReports(pool).shop(shop).time_zone == "America/New_York"

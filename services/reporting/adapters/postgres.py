@@ -89,10 +89,11 @@ class AgingOnConnection(AgingStore):
 
     def _shop_and_customer(self, facts: InvoiceFacts) -> None:
         self.conn.execute(
-            "INSERT INTO ar_shops (shop_id, time_zone) VALUES (%s, %s) ON CONFLICT (shop_id)"
-            " DO UPDATE SET time_zone = excluded.time_zone"
-            " WHERE ar_shops.time_zone <> excluded.time_zone",
-            (facts.shop_id, facts.zone),
+            "INSERT INTO ar_shops (shop_id, time_zone, zone_since) VALUES (%s, %s, %s)"
+            " ON CONFLICT (shop_id) DO UPDATE SET time_zone = excluded.time_zone,"
+            " zone_since = excluded.zone_since"
+            " WHERE ar_shops.zone_since IS NULL OR ar_shops.zone_since < excluded.zone_since",
+            (facts.shop_id, facts.zone, facts.sent_at),
         )
         self.conn.execute(
             "INSERT INTO ar_customers (shop_id, customer_id, name) VALUES (%s, %s, %s)"

@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import psycopg
@@ -145,14 +145,14 @@ def write_part(conn: psycopg.Connection, state: Replay) -> None:
     changes: dict[tuple[str, date, date], list[int]] = defaultdict(lambda: [0, 0])
     due: dict[tuple[str, date], list[int]] = defaultdict(lambda: [0, 0])
     customer_due: dict[tuple[str, str, date], list[int]] = defaultdict(lambda: [0, 0])
-    names: dict[tuple[str, str], tuple[str, str]] = {}
+    names: dict[tuple[str, str], tuple[str, str, datetime]] = {}
     invoices: list[tuple[object, ...]] = []
     rows: list[tuple[object, ...]] = []
     for f in state.invoices.values():
         shop = f.shop_id
         invoices.append((f.invoice_id, shop, f.number, f.customer_id, _json(to_record(f))))
         if f.sent_at is not None:
-            names[(shop, f.customer_id)] = (f.customer_name, f.zone)
+            names[(shop, f.customer_id)] = (f.customer_name, f.zone, f.sent_at)
         for (customer, due_on, day), (cents, count) in contributions(f).items():
             rows.append((f.invoice_id, shop, customer, due_on, day, cents, count))
             _add(changes[(shop, due_on, day)], cents, count)
@@ -227,10 +227,11 @@ MERGE = [
     "INSERT INTO ar_customer_due SELECT shop_id, customer_id, due_date, sum(cents), sum(count)"
     " FROM ar_rebuild_sums WHERE kind = 2 GROUP BY shop_id, customer_id, due_date",
     "INSERT INTO ar_customers SELECT DISTINCT ON (shop_id, customer_id) shop_id, customer_id,"
-    " name FROM ar_rebuild_names ORDER BY shop_id, customer_id",
-    "INSERT INTO ar_shops (shop_id, time_zone) SELECT DISTINCT ON (shop_id) shop_id, time_zone"
-    " FROM ar_rebuild_names ORDER BY shop_id ON CONFLICT (shop_id) DO UPDATE"
-    " SET time_zone = excluded.time_zone",
+    " name FROM ar_rebuild_names ORDER BY shop_id, customer_id, zone_since DESC",
+    "INSERT INTO ar_shops (shop_id, time_zone, zone_since) SELECT DISTINCT ON (shop_id) shop_id,"
+    " time_zone, zone_since FROM ar_rebuild_names ORDER BY shop_id, zone_since DESC"
+    " ON CONFLICT (shop_id) DO UPDATE"
+    " SET time_zone = excluded.time_zone, zone_since = excluded.zone_since",
     "TRUNCATE ar_rebuild_sums, ar_rebuild_names",
 ]
 
