@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     """True behind HTTPS (production): the session cookie is never sent over plain HTTP."""
     invoicing_url: str = "http://127.0.0.1:8002"
     """Where the staff app reaches the invoicing service's internal API."""
+    notifications_url: str = "http://127.0.0.1:8003"
+    reporting_url: str = "http://127.0.0.1:8005"
     log_level: str = "INFO"
     relay_batch_size: int = 1000
     consumer_batch_size: int = 1000

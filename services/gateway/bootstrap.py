@@ -8,7 +8,7 @@ from pathlib import Path
 from services.gateway.adapters.argon import Argon2Passwords
 from services.gateway.adapters.live import live_changes
 from services.gateway.adapters.postgres import PooledUsers
-from services.gateway.adapters.services import HttpInvoicing
+from services.gateway.adapters.services import HttpInvoicing, HttpNotifications, HttpReporting
 from shared.wiring import ServiceWiring, utc_now
 
 SERVICE = "gateway"
@@ -28,8 +28,28 @@ def invoicing() -> HttpInvoicing:
     return HttpInvoicing(s.invoicing_url, s.internal_api_token)
 
 
+def notifications() -> HttpNotifications:
+    s = wiring.settings
+    return HttpNotifications(s.notifications_url, s.internal_api_token)
+
+
+def reporting() -> HttpReporting:
+    s = wiring.settings
+    return HttpReporting(s.reporting_url, s.internal_api_token)
+
+
 def live(shop_id: str, after: int | None) -> Iterator[str]:
     return live_changes(wiring.database_url, shop_id, after)
 
 
-__all__ = ["SERVICE", "invoicing", "live", "passwords", "users", "utc_now", "wiring"]
+__all__ = [
+    "SERVICE",
+    "invoicing",
+    "live",
+    "notifications",
+    "passwords",
+    "reporting",
+    "users",
+    "utc_now",
+    "wiring",
+]

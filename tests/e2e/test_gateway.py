@@ -85,7 +85,26 @@ def test_office_sends_a_closed_jobs_draft_from_the_queue(
     invoicing = Api(module_platform.url("invoicing-web"), "shop-gw")
     assert invoicing.get(f"/invoices/{invoice_id}").json()["status"] == "sent"
 
+    # Nudging right after sending: the invoice's own text and email went out within the hour.
+    nudged = office.post(
+        f"{base}/invoices/{invoice_id}/nudge",
+        data={"csrf_token": csrf(after), "channel": ["email"]},
+        timeout=10,
+    )
+    assert nudged.status_code == 422 and "less than an hour ago" in nudged.text
+    assert "sent INV-" in nudged.text  # the timeline is on the page
+    pdf = office.get(f"{base}/invoices/{invoice_id}/pdf", timeout=10)
+    assert pdf.headers["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+
+    def aging() -> bool:
+        page = office.get(base + "/reports/ar-aging", timeout=10).text
+        return "$1,678.89" in page
+
+    wait_for(aging, 30, "the sent invoice in AR aging")
+    assert office.get(base + "/reports/ar-aging.csv", timeout=10).text.startswith("Customer,")
+
     tech = sign_in(base, "tech@gw.example")
+    assert tech.get(base + "/reports/ar-aging", timeout=10).status_code == 403
     assert tech.get(f"{base}/invoices/{invoice_id}", timeout=10).status_code == 403
     other = sign_in(base, "office@other.example")
     assert other.get(f"{base}/invoices/{invoice_id}", timeout=10).status_code == 404

@@ -105,8 +105,9 @@ def plan(
     for name, (module, _port) in WORKERS.items():
         if name.split("-")[0] in services:
             platform.procs[name] = worker(name, module, infra.free_port())
-    if "invoicing-web" in platform.procs:
-        platform.env["INVOICING_URL"] = platform.url("invoicing-web")
+    for service in ("invoicing", "notifications", "reporting"):
+        if f"{service}-web" in platform.procs:
+            platform.env[f"{service.upper()}_URL"] = platform.url(f"{service}-web")
     return platform
 
 

@@ -16,7 +16,14 @@ from services.gateway.adapters.argon import Argon2Passwords
 from services.gateway.domain.access import Role, StaffUser
 from services.gateway.entrypoints.flask_app import PUBLIC, Deps, build_app
 from services.gateway.service_layer import auth
-from services.gateway.service_layer.ports import Invoicing, NotFound, Refused, Users
+from services.gateway.service_layer.ports import (
+    Invoicing,
+    NotFound,
+    Notifications,
+    Refused,
+    Reporting,
+    Users,
+)
 
 pytestmark = pytest.mark.unit
 PASSWORD = "correct horse battery"
@@ -52,6 +59,14 @@ class FakeInvoicing(Invoicing):
         self.by_shop = {"shop-a": {"inv-a": draft("inv-a", "shop-a")}, "shop-b": {}}
         self.sent: list[tuple[str, str, str]] = []
         self.refuse = False
+        self.history: list[dict[str, Any]] = [
+            {
+                "at": "2026-11-25T09:00:00",
+                "who": "FieldPay",
+                "what": "drafted from the closed job",
+                "note": None,
+            }
+        ]
 
     def invoices(self, shop_id: str, status: str | None) -> list[dict[str, Any]]:
         """Summaries, as invoicing's list gives them."""
@@ -73,6 +88,22 @@ class FakeInvoicing(Invoicing):
             raise NotFound(invoice_id)
         return found
 
+    def void(self, shop_id: str, invoice_id: str, actor: str, reason: str) -> dict[str, Any]:
+        found = self.invoice(shop_id, invoice_id)
+        found["status"] = "void"
+        self.history.append(
+            {"at": "2026-11-25T10:00:00", "who": actor, "what": f"voided: {reason}", "note": None}
+        )
+        return found
+
+    def timeline(self, shop_id: str, invoice_id: str) -> list[dict[str, Any]]:
+        self.invoice(shop_id, invoice_id)
+        return self.history
+
+    def pdf(self, shop_id: str, invoice_id: str) -> bytes:
+        self.invoice(shop_id, invoice_id)
+        return b"%PDF-1.4 fake"
+
     def send(self, shop_id: str, invoice_id: str, actor: str) -> dict[str, Any]:
         found = self.invoice(shop_id, invoice_id)
         if self.refuse:
@@ -80,6 +111,39 @@ class FakeInvoicing(Invoicing):
         self.sent.append((shop_id, invoice_id, actor))
         found.update(status="sent", invoice_number="INV-2026-000001")
         return found
+
+
+class FakeNotifications(Notifications):
+    def __init__(self) -> None:
+        self.nudged: list[tuple[str, str, list[str], str]] = []
+
+    def nudge(self, shop_id: str, invoice_id: str, channels: list[str], actor: str) -> None:
+        if self.nudged:
+            raise Refused(
+                "a message went out less than an hour ago; nudge again after 11:02 UTC", []
+            )
+        self.nudged.append((shop_id, invoice_id, channels, actor))
+
+
+class FakeReporting(Reporting):
+    def aging(self, shop_id: str, as_of: str | None, by_customer: bool) -> dict[str, Any]:
+        if as_of and as_of > "2026-11-25":
+            raise Refused("invalid", ["as_of: must be today (2026-11-25) or earlier"])
+        buckets = [
+            {"label": label, "cents": cents, "count": 1 if cents else 0}
+            for label, cents in zip(
+                ["Current", "1–30", "31–60", "61–90", "91+"], [10_000, 0, 5_000, 0, 0], strict=True
+            )
+        ]
+        line = {"buckets": buckets, "total_cents": 15_000, "count": 2}
+        return {
+            "as_of": as_of or "2026-11-25",
+            "total": line,
+            "customers": [{**line, "customer_id": "c1", "name": f"Customer of {shop_id}"}],
+        }
+
+    def aging_csv(self, shop_id: str, as_of: str | None) -> tuple[str, bytes]:
+        return "ar-aging-2026-11-25.csv", f"Customer,Total\nCustomer of {shop_id},150.00\n".encode()
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +170,16 @@ def app(users: FakeUsers, invoicing: FakeInvoicing) -> Flask:
     def live(shop_id: str, after: int | None) -> Iterator[str]:
         yield f'id: {(after or 0) + 1}\nevent: invoice\ndata: {{"shop": "{shop_id}"}}\n\n'
 
-    deps = Deps(lambda: users, Argon2Passwords, lambda: invoicing, lambda: True, live)
+    notifications, reporting = FakeNotifications(), FakeReporting()
+    deps = Deps(
+        lambda: users,
+        Argon2Passwords,
+        lambda: invoicing,
+        lambda: notifications,
+        lambda: reporting,
+        lambda: True,
+        live,
+    )
     return build_app(deps, "test-secret-key-for-the-gateway")
 
 
@@ -247,3 +320,36 @@ def test_the_live_stream_is_the_signed_in_users_shop_only(app: Flask) -> None:
     assert stream.get_data(as_text=True) == 'id: 42\nevent: invoice\ndata: {"shop": "shop-b"}\n\n'
     page = office.get("/invoices").get_data(as_text=True)
     assert '<div id="live">' in page and "/static/live.js" in page
+
+
+def test_the_invoice_page_nudges_voids_and_shows_its_timeline_and_pdf(
+    app: Flask, invoicing: FakeInvoicing
+) -> None:
+    office = signed_in(app, "office@a.example")
+    page = office.get("/invoices/inv-a").get_data(as_text=True)
+    assert "drafted from the closed job" in page
+    pdf = office.get("/invoices/inv-a/pdf")
+    assert pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
+    token = csrf_of(office, "/invoices/inv-a")
+    assert office.post("/invoices/inv-a/nudge", data={"csrf_token": token}).status_code == 422
+    form = {"csrf_token": token, "channel": ["sms", "email"]}
+    assert office.post("/invoices/inv-a/nudge", data=form).status_code == 302
+    again = office.post("/invoices/inv-a/nudge", data=form)
+    assert again.status_code == 422 and "less than an hour ago" in again.get_data(as_text=True)
+    voided = office.post("/invoices/inv-a/void", data={"csrf_token": token, "reason": "duplicate"})
+    assert voided.status_code == 302 and invoicing.by_shop["shop-a"]["inv-a"]["status"] == "void"
+    assert "voided: duplicate" in office.get("/invoices/inv-a").get_data(as_text=True)
+
+
+def test_ar_aging_page_chart_as_of_and_csv(app: Flask) -> None:
+    assert signed_in(app, "tech@a.example").get("/reports/ar-aging").status_code == 403
+    office = signed_in(app, "office@a.example")
+    page = office.get("/reports/ar-aging").get_data(as_text=True)
+    assert "$150.00" in page and "Customer of shop-a" in page
+    assert '<rect x="0.000" y="0" width="66.667"' in page  # Current: two thirds of the bar
+    assert 'style="' not in page  # nothing the CSP would block
+    future = office.get("/reports/ar-aging?as_of=2030-01-01").get_data(as_text=True)
+    assert "must be today" in future
+    sheet = office.get("/reports/ar-aging.csv")
+    assert sheet.mimetype == "text/csv" and b"Customer of shop-a" in sheet.data
+    assert 'filename="ar-aging-2026-11-25.csv"' in sheet.headers["Content-Disposition"]

@@ -34,7 +34,15 @@ from werkzeug.wrappers import Response as Redirect
 
 from services.gateway.domain.access import Area, StaffUser
 from services.gateway.service_layer import auth
-from services.gateway.service_layer.ports import Invoicing, NotFound, Passwords, Refused, Users
+from services.gateway.service_layer.ports import (
+    Invoicing,
+    NotFound,
+    Notifications,
+    Passwords,
+    Refused,
+    Reporting,
+    Users,
+)
 from shared.money import format_cents
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -63,6 +71,8 @@ class Deps:
     users: Callable[[], Users]
     passwords: Callable[[], Passwords]
     invoicing: Callable[[], Invoicing]
+    notifications: Callable[[], Notifications]
+    reporting: Callable[[], Reporting]
     ready: Callable[[], bool]
     live: Callable[[str, int | None], Iterator[str]]
     """The shop's change stream (server-sent events text) after a position (None: from now)."""
@@ -250,8 +260,7 @@ def _pages(app: Flask, deps: Deps) -> None:
     @requires("invoices")
     def invoice(invoice_id: str) -> str:
         user = cast(StaffUser, g.user)
-        found = deps.invoicing().invoice(user.shop_id, invoice_id)
-        return render_template("invoice.html", title=_invoice_title(found), invoice=found)
+        return _invoice_page(deps, user, invoice_id)
 
     @app.post("/invoices/<invoice_id>/send")
     @requires("invoices")
@@ -260,15 +269,98 @@ def _pages(app: Flask, deps: Deps) -> None:
         try:
             sent = deps.invoicing().send(user.shop_id, invoice_id, user.name)
         except Refused as exc:
-            found = deps.invoicing().invoice(user.shop_id, invoice_id)
-            return render_template(
-                "invoice.html",
-                title=_invoice_title(found),
-                invoice=found,
-                refused=exc.reasons or [str(exc)],
-            ), 422
+            return _invoice_page(deps, user, invoice_id, exc.reasons or [str(exc)]), 422
         flash(f"Sent {sent['invoice_number']} to {sent['customer']['name']}.")
         return redirect(url_for("invoice", invoice_id=invoice_id))
+
+    @app.post("/invoices/<invoice_id>/nudge")
+    @requires("invoices")
+    def nudge(invoice_id: str) -> Any:
+        user = cast(StaffUser, g.user)
+        channels = [c for c in request.form.getlist("channel") if c in ("sms", "email")]
+        if not channels:
+            return _invoice_page(deps, user, invoice_id, ["choose text, email or both"]), 422
+        try:
+            deps.notifications().nudge(user.shop_id, invoice_id, channels, user.name)
+        except Refused as exc:
+            return _invoice_page(deps, user, invoice_id, [str(exc)]), 422
+        flash("Nudge sent: " + " and ".join("text" if c == "sms" else c for c in channels) + ".")
+        return redirect(url_for("invoice", invoice_id=invoice_id))
+
+    @app.post("/invoices/<invoice_id>/void")
+    @requires("invoices")
+    def void(invoice_id: str) -> Any:
+        user = cast(StaffUser, g.user)
+        reason = request.form.get("reason", "")[:500]
+        try:
+            deps.invoicing().void(user.shop_id, invoice_id, user.name, reason)
+        except Refused as exc:
+            return _invoice_page(deps, user, invoice_id, exc.reasons or [str(exc)]), 422
+        flash("Voided.")
+        return redirect(url_for("invoice", invoice_id=invoice_id))
+
+    @app.get("/invoices/<invoice_id>/pdf")
+    @requires("invoices")
+    def pdf(invoice_id: str) -> Response:
+        user = cast(StaffUser, g.user)
+        body = deps.invoicing().pdf(user.shop_id, invoice_id)
+        return Response(body, mimetype="application/pdf")
+
+    @app.get("/reports/ar-aging")
+    @requires("reports")
+    def ar_aging() -> str:
+        user = cast(StaffUser, g.user)
+        as_of = request.args.get("as_of") or None
+        try:
+            report = deps.reporting().aging(user.shop_id, as_of, by_customer=True)
+        except Refused as exc:
+            report, refused = deps.reporting().aging(user.shop_id, None, True), exc.reasons
+        else:
+            refused = []
+        return render_template(
+            "aging.html", title="AR aging", report=report, refused=refused, bars=_bars(report)
+        )
+
+    @app.get("/reports/ar-aging.csv")
+    @requires("reports")
+    def ar_aging_csv() -> Response:
+        user = cast(StaffUser, g.user)
+        name, body = deps.reporting().aging_csv(user.shop_id, request.args.get("as_of") or None)
+        safe = "".join(c for c in name if c.isalnum() or c in "-_.") or "ar-aging.csv"
+        return Response(
+            body,
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{safe}"'},
+        )
+
+
+def _invoice_page(
+    deps: Deps, user: StaffUser, invoice_id: str, refused: list[str] | None = None
+) -> str:
+    found = deps.invoicing().invoice(user.shop_id, invoice_id)
+    history = deps.invoicing().timeline(user.shop_id, invoice_id)
+    return render_template(
+        "invoice.html",
+        title=_invoice_title(found),
+        invoice=found,
+        timeline=history,
+        refused=refused,
+    )
+
+
+BAR_COLOURS = ("#2da44e", "#d4a72c", "#e16f24", "#cf222e", "#82071e", "#57606a", "#8250df")
+
+
+def _bars(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The stacked bar: each bucket's share of what is owed, left to right."""
+    total = max(report["total"]["total_cents"], 1)
+    found, left = [], 0.0
+    for i, bucket in enumerate(report["total"]["buckets"]):
+        width = 100.0 * max(bucket["cents"], 0) / total
+        colour = BAR_COLOURS[i % len(BAR_COLOURS)]
+        found.append({**bucket, "x": left, "width": width, "colour": colour})
+        left += width
+    return found
 
 
 def _invoice_title(invoice: dict[str, Any]) -> str:
@@ -283,6 +375,8 @@ def create() -> Flask:
         bootstrap.users,
         bootstrap.passwords,
         bootstrap.invoicing,
+        bootstrap.notifications,
+        bootstrap.reporting,
         bootstrap.wiring.ready,
         bootstrap.live,
     )

@@ -48,3 +48,27 @@ class Invoicing(abc.ABC):
 
     @abc.abstractmethod
     def send(self, shop_id: str, invoice_id: str, actor: str) -> dict[str, Any]: ...
+
+    @abc.abstractmethod
+    def void(self, shop_id: str, invoice_id: str, actor: str, reason: str) -> dict[str, Any]: ...
+
+    @abc.abstractmethod
+    def timeline(self, shop_id: str, invoice_id: str) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    def pdf(self, shop_id: str, invoice_id: str) -> bytes: ...
+
+
+class Notifications(abc.ABC):
+    @abc.abstractmethod
+    def nudge(self, shop_id: str, invoice_id: str, channels: list[str], actor: str) -> None:
+        """Raises Refused with the reason (within the hour, no such channel, paid)."""
+
+
+class Reporting(abc.ABC):
+    @abc.abstractmethod
+    def aging(self, shop_id: str, as_of: str | None, by_customer: bool) -> dict[str, Any]: ...
+
+    @abc.abstractmethod
+    def aging_csv(self, shop_id: str, as_of: str | None) -> tuple[str, bytes]:
+        """(file name, CSV)."""
