@@ -16,6 +16,7 @@ from services.gateway.adapters.argon import Argon2Passwords
 from services.gateway.adapters.postgres import PooledUsers
 from services.gateway.service_layer import auth
 from shared.db import make_pool
+from tests.e2e.test_invoice_messages import captured
 from tests.support.api import Api, close_job, create_customer, create_job
 from tests.support.platform import RunningPlatform, wait_for
 
@@ -86,6 +87,8 @@ def test_office_sends_a_closed_jobs_draft_from_the_queue(
     assert invoicing.get(f"/invoices/{invoice_id}").json()["status"] == "sent"
 
     # Nudging right after sending: the invoice's own text and email went out within the hour.
+    link = invoicing.get(f"/invoices/{invoice_id}").json()["pay_url"]
+    wait_for(lambda: len(captured(link)) == 2, 30, "the invoice's text and email")
     nudged = office.post(
         f"{base}/invoices/{invoice_id}/nudge",
         data={"csrf_token": csrf(after), "channel": ["email"]},

@@ -118,6 +118,8 @@ class FakeNotifications(Notifications):
         self.nudged: list[tuple[str, str, list[str], str]] = []
 
     def nudge(self, shop_id: str, invoice_id: str, channels: list[str], actor: str) -> None:
+        if invoice_id == "not-yet":
+            raise NotFound(invoice_id)
         if self.nudged:
             raise Refused(
                 "a message went out less than an hour ago; nudge again after 11:02 UTC", []
@@ -336,6 +338,9 @@ def test_the_invoice_page_nudges_voids_and_shows_its_timeline_and_pdf(
     assert office.post("/invoices/inv-a/nudge", data=form).status_code == 302
     again = office.post("/invoices/inv-a/nudge", data=form)
     assert again.status_code == 422 and "less than an hour ago" in again.get_data(as_text=True)
+    invoicing.by_shop["shop-a"]["not-yet"] = draft("not-yet", "shop-a")
+    early = office.post("/invoices/not-yet/nudge", data=form)
+    assert early.status_code == 409 and "still on their way" in early.get_data(as_text=True)
     voided = office.post("/invoices/inv-a/void", data={"csrf_token": token, "reason": "duplicate"})
     assert voided.status_code == 302 and invoicing.by_shop["shop-a"]["inv-a"]["status"] == "void"
     assert "voided: duplicate" in office.get("/invoices/inv-a").get_data(as_text=True)

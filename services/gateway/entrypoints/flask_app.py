@@ -284,6 +284,9 @@ def _pages(app: Flask, deps: Deps) -> None:
             deps.notifications().nudge(user.shop_id, invoice_id, channels, user.name)
         except Refused as exc:
             return _invoice_page(deps, user, invoice_id, [str(exc)]), 422
+        except NotFound:  # notifications has not heard of the sending yet (a moment behind)
+            wait = "the invoice's first text and email are still on their way; nudge again later"
+            return _invoice_page(deps, user, invoice_id, [wait]), 409
         flash("Nudge sent: " + " and ".join("text" if c == "sms" else c for c in channels) + ".")
         return redirect(url_for("invoice", invoice_id=invoice_id))
 
