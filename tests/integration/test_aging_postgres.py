@@ -74,8 +74,8 @@ def test_the_read_model_gives_the_domains_report_on_every_day(
     for offset in range(0, 200, 13):
         day = first + timedelta(days=offset)
         want = aging(owed_on(expected_changes, day), day, buckets, by_customer=True)
-        total = aging(reports.owed_on(shop, day, False), day, buckets, by_customer=False)
-        per_customer = aging(reports.owed_on(shop, day, True), day, buckets, by_customer=True)
+        per_customer = aging(reports.owed_on(shop, day), day, buckets, by_customer=True)
+        total = per_customer
         assert total.total == want.total
         assert from_buckets(reports.bucketed(shop, day, buckets, False), day, buckets).total == (
             want.total
@@ -86,7 +86,7 @@ def test_the_read_model_gives_the_domains_report_on_every_day(
             listed = reports.invoices(shop, day, earliest, latest, None)
             assert sum(i.balance_cents for i in listed) == want.total.cents[bucket]
     far = first + timedelta(days=400)
-    now = aging(reports.owed_now(shop, False), far, buckets, by_customer=False)
+    now = aging(reports.owed_now(shop), far, buckets, by_customer=False)
     assert now.total == aging(owed_on(expected_changes, far), far, buckets, False).total
     assert from_buckets(reports.bucketed(shop, far, buckets, True), far, buckets).total == now.total
 

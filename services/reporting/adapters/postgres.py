@@ -144,27 +144,21 @@ class PooledAgingReports(AgingReports):
                 (shop_id, list(buckets.edges)),
             )
 
-    def owed_now(self, shop_id: str, by_customer: bool) -> Owed:
-        query = (
+    def owed_now(self, shop_id: str) -> Owed:
+        return self._rows(
             "SELECT customer_id, due_date, cents, count FROM ar_customer_due"
-            if by_customer
-            else "SELECT '', due_date, cents, count FROM ar_due"
+            " WHERE shop_id = %s AND (cents <> 0 OR count <> 0)",
+            shop_id,
         )
-        return self._rows(query + " WHERE shop_id = %s AND (cents <> 0 OR count <> 0)", shop_id)
 
-    def owed_on(self, shop_id: str, day: date, by_customer: bool) -> Owed:
-        if by_customer:
-            query = (
-                "SELECT customer_id, due_date, sum(cents)::bigint, sum(count)::bigint"
-                " FROM ar_contributions WHERE shop_id = %s AND day <= %s"
-                " GROUP BY customer_id, due_date"
-            )
-        else:
-            query = (
-                "SELECT '', due_date, sum(cents)::bigint, sum(count)::bigint FROM ar_changes"
-                " WHERE shop_id = %s AND day <= %s GROUP BY due_date"
-            )
-        return self._rows(query, shop_id, day)
+    def owed_on(self, shop_id: str, day: date) -> Owed:
+        return self._rows(
+            "SELECT customer_id, due_date, sum(cents)::bigint, sum(count)::bigint"
+            " FROM ar_contributions WHERE shop_id = %s AND day <= %s"
+            " GROUP BY customer_id, due_date",
+            shop_id,
+            day,
+        )
 
     def bucketed(self, shop_id: str, day: date, buckets: Buckets, now: bool) -> Bucketed:
         """Summed per bucket in the database: a handful of rows back, not one per due date."""

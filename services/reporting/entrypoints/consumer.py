@@ -23,7 +23,7 @@ def build_consumer() -> Consumer:
     return bootstrap.wiring.consumer(
         GROUP,
         {fact: on_fact for fact in FACTS},
-        poison=(handlers.TenantMismatch, TenantMismatch),
+        poison=(TenantMismatch,),
     )
 
 

@@ -6,14 +6,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from services.reporting.domain.aging import Buckets, Report, aging, from_buckets
-from services.reporting.domain.ledger import InvoiceFacts, changed, contributions
+from services.reporting.domain.ledger import InvoiceFacts, TenantMismatch, changed, contributions
 from services.reporting.service_layer.store import AgingReports, AgingStore, InvoiceOwed
 from shared.contracts import Event
 from shared.envelope import Envelope
-
-
-class TenantMismatch(Exception):
-    pass
 
 
 class FutureDate(ValueError):
@@ -63,7 +59,7 @@ def aging_report(ask: Ask, reports: AgingReports) -> Report:
     now = day == ask.today
     if not ask.by_customer:
         return from_buckets(reports.bucketed(ask.shop_id, day, buckets, now), day, buckets)
-    owed = reports.owed_now(ask.shop_id, True) if now else reports.owed_on(ask.shop_id, day, True)
+    owed = reports.owed_now(ask.shop_id) if now else reports.owed_on(ask.shop_id, day)
     return aging(owed, day, buckets, True)
 
 

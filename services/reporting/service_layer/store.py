@@ -51,12 +51,12 @@ class AgingReports(abc.ABC):
     def set_buckets(self, shop_id: str, buckets: Buckets) -> None: ...
 
     @abc.abstractmethod
-    def owed_now(self, shop_id: str, by_customer: bool) -> Owed:
-        """What is owed after every change so far (today's report)."""
+    def owed_now(self, shop_id: str) -> Owed:
+        """What each customer owes after every change so far (today's report per customer)."""
 
     @abc.abstractmethod
-    def owed_on(self, shop_id: str, day: date, by_customer: bool) -> Owed:
-        """What was owed at the end of ``day``."""
+    def owed_on(self, shop_id: str, day: date) -> Owed:
+        """What each customer owed at the end of ``day``."""
 
     @abc.abstractmethod
     def bucketed(self, shop_id: str, day: date, buckets: Buckets, now: bool) -> Bucketed:
