@@ -5,6 +5,7 @@ services read the results from events; they never recompute)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -70,6 +71,23 @@ class Balance:
 
 def invoice_balance(total_cents: int, paid: Iterable[int], refunded: Iterable[int]) -> Balance:
     return Balance(total_cents, sum(paid), sum(refunded))
+
+
+class BadAmount(ValueError):
+    """Not an amount of money people write: digits, an optional point and at most two places."""
+
+
+def parse_dollars(text: str) -> int:
+    """What a person typed ("1,234.5", "$80", "0.99") as cents; BadAmount otherwise. The
+    inverse of ``format_cents`` for amounts that are not negative."""
+    cleaned = text.strip().replace(",", "").removeprefix("$")
+    if DOLLARS.fullmatch(cleaned) is None or cleaned in ("", "."):
+        raise BadAmount("an amount in dollars and cents, such as 125.50")
+    whole, _, part = cleaned.partition(".")
+    return int(whole or "0") * 100 + int(part.ljust(2, "0"))
+
+
+DOLLARS = re.compile(r"[0-9]{0,9}(\.[0-9]{0,2})?", re.ASCII)
 
 
 def format_cents(cents: int, currency: str = "USD") -> str:

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     """Where the staff app reaches the invoicing service's internal API."""
     notifications_url: str = "http://127.0.0.1:8003"
     reporting_url: str = "http://127.0.0.1:8005"
+    jobs_url: str = "http://127.0.0.1:8001"
+    payments_url: str = "http://127.0.0.1:8004"
+    dev_inbox_url: str = ""
+    """Development only: the local capture server's inbox, linked from the staff app's menu."""
     log_level: str = "INFO"
     relay_batch_size: int = 1000
     consumer_batch_size: int = 1000

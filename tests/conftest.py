@@ -63,10 +63,12 @@ def capture_server() -> Iterator[str]:
     proc = infra.start_capture(port, (VAR / "test-capture.log").open("ab"))
     base = f"http://127.0.0.1:{port}"
     os.environ["TWILIO_API_BASE"] = os.environ["SENDGRID_API_BASE"] = base
+    os.environ["DEV_INBOX_URL"] = base + "/"
     try:
         yield base
     finally:
         del os.environ["TWILIO_API_BASE"], os.environ["SENDGRID_API_BASE"]
+        os.environ.pop("DEV_INBOX_URL", None)
         infra.stop(proc)
 
 

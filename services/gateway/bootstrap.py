@@ -8,7 +8,13 @@ from pathlib import Path
 from services.gateway.adapters.argon import Argon2Passwords
 from services.gateway.adapters.live import live_changes
 from services.gateway.adapters.postgres import PooledUsers
-from services.gateway.adapters.services import HttpInvoicing, HttpNotifications, HttpReporting
+from services.gateway.adapters.services import (
+    HttpInvoicing,
+    HttpJobs,
+    HttpNotifications,
+    HttpPayments,
+    HttpReporting,
+)
 from shared.wiring import ServiceWiring, utc_now
 
 SERVICE = "gateway"
@@ -38,6 +44,16 @@ def reporting() -> HttpReporting:
     return HttpReporting(s.reporting_url, s.internal_api_token)
 
 
+def jobs() -> HttpJobs:
+    s = wiring.settings
+    return HttpJobs(s.jobs_url, s.internal_api_token)
+
+
+def payments() -> HttpPayments:
+    s = wiring.settings
+    return HttpPayments(s.payments_url, s.internal_api_token)
+
+
 def live(shop_id: str, after: int | None) -> Iterator[str]:
     return live_changes(wiring.database_url, shop_id, after)
 
@@ -45,9 +61,11 @@ def live(shop_id: str, after: int | None) -> Iterator[str]:
 __all__ = [
     "SERVICE",
     "invoicing",
+    "jobs",
     "live",
     "notifications",
     "passwords",
+    "payments",
     "reporting",
     "users",
     "utc_now",

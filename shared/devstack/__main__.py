@@ -76,6 +76,7 @@ def _infrastructure_env() -> dict[str, str]:
         capture = infra.start_capture(CAPTURE_PORT, (VAR / "capture.log").open("ab"))
         atexit.register(infra.stop, capture)
         env["TWILIO_API_BASE"] = env["SENDGRID_API_BASE"] = CAPTURE
+        env["DEV_INBOX_URL"] = f"{CAPTURE}/"
         hooks = f"http://127.0.0.1:{WEB_PORTS['notifications']}"
         env["NOTIFICATIONS_PUBLIC_URL"] = hooks
         env["SENDGRID_WEBHOOK_PUBLIC_KEY"] = infra.register_message_webhooks(

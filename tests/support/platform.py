@@ -105,7 +105,7 @@ def plan(
     for name, (module, _port) in WORKERS.items():
         if name.split("-")[0] in services:
             platform.procs[name] = worker(name, module, infra.free_port())
-    for service in ("invoicing", "notifications", "reporting"):
+    for service in ("jobs", "invoicing", "payments", "notifications", "reporting"):
         if f"{service}-web" in platform.procs:
             platform.env[f"{service.upper()}_URL"] = platform.url(f"{service}-web")
     return platform

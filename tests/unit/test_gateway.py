@@ -4,6 +4,7 @@ only their shop; a wrong email and a wrong password get the same answer."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -14,15 +15,20 @@ from flask.testing import FlaskClient
 
 from services.gateway.adapters.argon import Argon2Passwords
 from services.gateway.domain.access import Role, StaffUser
-from services.gateway.entrypoints.flask_app import PUBLIC, Deps, build_app
+from services.gateway.entrypoints.flask_app import PUBLIC, build_app
+from services.gateway.entrypoints.web import Deps
 from services.gateway.service_layer import auth
 from services.gateway.service_layer.ports import (
+    Change,
     Invoicing,
+    Jobs,
     NotFound,
     Notifications,
+    Payments,
     Refused,
     Reporting,
     Users,
+    Work,
 )
 
 pytestmark = pytest.mark.unit
@@ -32,25 +38,82 @@ PASSWORD = "correct horse battery"
 class FakeUsers(Users):
     def __init__(self) -> None:
         self.rows: dict[str, tuple[StaffUser, str]] = {}
+        self.versions: dict[str, int] = {}
 
     def by_email(self, email: str) -> tuple[StaffUser, str] | None:
         return self.rows.get(email)
 
     def add(self, user: StaffUser, password_hash: str) -> None:
         self.rows[user.email] = (user, password_hash)
+        self.versions[user.user_id] = self.versions.get(user.user_id, 0) + 1
+
+    def of_shop(self, shop_id: str) -> list[StaffUser]:
+        return [u for u, _ in self.rows.values() if u.shop_id == shop_id]
+
+    def _by_id(self, user_id: str) -> StaffUser | None:
+        return next((u for u, _ in self.rows.values() if u.user_id == user_id), None)
+
+    def current(self, user_id: str, version: int) -> StaffUser | None:
+        return self._by_id(user_id) if self.versions.get(user_id) == version else None
+
+    def version(self, user_id: str) -> int:
+        return self.versions.get(user_id, 0)
+
+    def change_role(self, shop_id: str, user_id: str, role: str) -> bool:
+        found = self._by_id(user_id)
+        if found is None or found.shop_id != shop_id:
+            return False
+        changed = dataclasses.replace(found, role=role)  # type: ignore[arg-type]
+        self.rows[found.email] = (changed, self.rows[found.email][1])
+        self.versions[user_id] += 1
+        return True
+
+    def remove(self, shop_id: str, user_id: str) -> bool:
+        found = self._by_id(user_id)
+        if found is None or found.shop_id != shop_id:
+            return False
+        del self.rows[found.email]
+        return True
+
+
+PLACE = {"line1": "1 Elm St", "city": "Fresno", "region": "CA", "postal_code": "93701"}
 
 
 def draft(invoice_id: str, shop: str) -> dict[str, Any]:
+    line = {
+        "line_id": "line-1",
+        "kind": "item",
+        "description": "Capacitor",
+        "quantity": "1",
+        "unit_price_cents": 44_819,
+        "taxable": False,
+        "tax_rate_percent": "0",
+        "subtotal_cents": 44_819,
+        "tax_cents": 0,
+        "total_cents": 44_819,
+    }
     return {
         "invoice_id": invoice_id,
         "shop_id": shop,
         "invoice_number": None,
         "status": "draft",
-        "customer": {"name": f"Customer of {shop}"},
-        "totals": {"total_cents": 44_819},
+        "customer": {"name": f"Customer of {shop}", "billing_address": PLACE},
+        "service_address": PLACE,
+        "totals": {"subtotal_cents": 44_819, "tax_cents": 0, "total_cents": 44_819},
         "balance_cents": 44_819,
-        "lines": [],
-        "review": {"problems": [{"level": "warning", "message": "bill-to and service differ"}]},
+        "paid_cents": 0,
+        "allowed_payment_methods": ["card", "ach"],
+        "due_date": None,
+        "lines": [line],
+        "review": {
+            "problems": [{"level": "warning", "message": "bill-to and service differ"}],
+            "addresses_differ": False,
+            "card_max_cents": 500_000,
+            "due_date": "2026-12-25",
+            "due_date_overridden": False,
+            "payment_terms": "net_30",
+            "can_send": True,
+        },
     }
 
 
@@ -58,6 +121,8 @@ class FakeInvoicing(Invoicing):
     def __init__(self) -> None:
         self.by_shop = {"shop-a": {"inv-a": draft("inv-a", "shop-a")}, "shop-b": {}}
         self.sent: list[tuple[str, str, str]] = []
+        self.edits: list[tuple[str, str, str, dict[str, Any], str]] = []
+        self.created: list[dict[str, Any]] = []
         self.refuse = False
         self.history: list[dict[str, Any]] = [
             {
@@ -112,6 +177,40 @@ class FakeInvoicing(Invoicing):
         found.update(status="sent", invoice_number="INV-2026-000001")
         return found
 
+    def search(self, shop_id: str, text: str) -> list[dict[str, Any]]:
+        return [
+            i
+            for status in ("draft", "sent", "paid")
+            for i in self.invoices(shop_id, status)
+            if text.lower() in i["customer_name"].lower()
+        ]
+
+    def edit(
+        self, shop_id: str, invoice_id: str, change: Change, body: dict[str, Any], actor: str
+    ) -> dict[str, Any]:
+        found = self.invoice(shop_id, invoice_id)
+        if body.get("quantity") == "-1":
+            raise Refused("validation_failed", ["quantity: must be greater than 0"])
+        self.edits.append((shop_id, invoice_id, change, dict(body), actor))
+        return found
+
+    def create(self, shop_id: str, body: dict[str, Any], actor: str) -> dict[str, Any]:
+        made = draft(f"new-{len(self.by_shop[shop_id])}", shop_id)
+        self.by_shop[shop_id][made["invoice_id"]] = made
+        self.created.append(body)
+        return made
+
+    def from_estimate(self, shop_id: str, estimate_id: str, actor: str) -> dict[str, Any]:
+        if estimate_id != "est-1":
+            raise Refused("validation_failed", ["estimate_id: no approved estimate with this id"])
+        return self.create(shop_id, {"estimate_id": estimate_id}, actor)
+
+    def settings(self, shop_id: str) -> dict[str, Any]:
+        return {"name": shop_id, "card_max_cents": 500_000}
+
+    def save_settings(self, shop_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return body
+
 
 class FakeNotifications(Notifications):
     def __init__(self) -> None:
@@ -125,6 +224,12 @@ class FakeNotifications(Notifications):
                 "a message went out less than an hour ago; nudge again after 11:02 UTC", []
             )
         self.nudged.append((shop_id, invoice_id, channels, actor))
+
+    def automations(self, shop_id: str) -> dict[str, Any]:
+        return {"policies": {}, "quiet_hours_start": "20:00", "quiet_hours_end": "08:00"}
+
+    def save_automations(self, shop_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return body
 
 
 class FakeReporting(Reporting):
@@ -147,6 +252,115 @@ class FakeReporting(Reporting):
     def aging_csv(self, shop_id: str, as_of: str | None) -> tuple[str, bytes]:
         return "ar-aging-2026-11-25.csv", f"Customer,Total\nCustomer of {shop_id},150.00\n".encode()
 
+    def aging_invoices(
+        self, shop_id: str, as_of: str | None, bucket: int, customer_id: str | None
+    ) -> dict[str, Any]:
+        owing = {
+            "invoice_id": "inv-a",
+            "number": "INV-2026-000007",
+            "customer_name": f"Customer of {shop_id}",
+            "due_date": "2026-10-01",
+            "days_past_due": 55,
+            "balance_cents": 5_000,
+        }
+        return {"items": [owing] if bucket == 2 else []}
+
+
+def job(job_id: str, technician: str) -> dict[str, Any]:
+    return {
+        "job_id": job_id,
+        "customer_id": "c1",
+        "service_address": PLACE,
+        "line_items": [],
+        "labor": [],
+        "technicians": [technician],
+        "notes": [],
+        "status": "in_progress",
+        "created_at": "2026-11-25T08:00:00",
+    }
+
+
+class FakeJobs(Jobs):
+    def __init__(self) -> None:
+        self.rows = {
+            "shop-a": {"job-tech": job("job-tech", "Tech"), "job-other": job("job-other", "Al")},
+            "shop-b": {},
+        }
+        self.work_done: list[tuple[str, str, str, dict[str, Any]]] = []
+
+    def customers(self, shop_id: str, text: str | None) -> list[dict[str, Any]]:
+        return [self.customer(shop_id, "c1")] if shop_id == "shop-a" else []
+
+    def customer(self, shop_id: str, customer_id: str) -> dict[str, Any]:
+        if shop_id != "shop-a" or customer_id != "c1":
+            raise NotFound(customer_id)
+        return {
+            "customer_id": "c1",
+            "name": "Dana Whitfield",
+            "customer_type": "residential",
+            "payment_terms": "net_30",
+            "payment_terms_days": 30,
+            "billing_address": PLACE,
+            "email": "dana@example.com",
+            "phone": None,
+            "tax_exempt": False,
+        }
+
+    def add_customer(self, shop_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return {**self.customer("shop-a", "c1"), **body}
+
+    def locations(self, shop_id: str, customer_id: str) -> list[dict[str, Any]]:
+        return []
+
+    def add_location(self, shop_id: str, customer_id: str, body: dict[str, Any]) -> None:
+        self.customer(shop_id, customer_id)
+
+    def jobs(
+        self, shop_id: str, status: str | None, technician: str | None, customer_id: str | None
+    ) -> list[dict[str, Any]]:
+        found = self.rows.get(shop_id, {}).values()
+        return [j for j in found if technician in (None, *j["technicians"])]
+
+    def job(self, shop_id: str, job_id: str) -> dict[str, Any]:
+        found = self.rows.get(shop_id, {}).get(job_id)
+        if found is None:
+            raise NotFound(job_id)
+        return found
+
+    def add_job(self, shop_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self.job(shop_id, "job-tech")
+
+    def work(self, shop_id: str, job_id: str, step: Work, body: dict[str, Any]) -> None:
+        self.job(shop_id, job_id)
+        self.work_done.append((shop_id, job_id, step, body))
+
+    def approved_estimates(self, shop_id: str) -> list[dict[str, Any]]:
+        return [{"estimate_id": "est-1", "customer_id": "c1", "decided_at": "2026-11-20"}]
+
+
+class FakePayments(Payments):
+    def __init__(self) -> None:
+        self.refunds: list[tuple[str, str, int, str, str, str]] = []
+
+    def payments(self, shop_id: str, invoice_id: str) -> list[dict[str, Any]]:
+        if shop_id != "shop-a":
+            return []
+        return [
+            {
+                "charge_id": "ch-1",
+                "method": "card",
+                "amount_cents": 44_819,
+                "status": "succeeded",
+                "refunded_cents": 0,
+            }
+        ]
+
+    def refund(
+        self, shop_id: str, charge_id: str, cents: int, reason: str, actor: str, key: str
+    ) -> dict[str, Any]:
+        self.refunds.append((shop_id, charge_id, cents, reason, actor, key))
+        return {}
+
 
 @pytest.fixture(scope="module")
 def users() -> FakeUsers:
@@ -168,7 +382,19 @@ def invoicing() -> FakeInvoicing:
 
 
 @pytest.fixture
-def app(users: FakeUsers, invoicing: FakeInvoicing) -> Flask:
+def jobs() -> FakeJobs:
+    return FakeJobs()
+
+
+@pytest.fixture
+def payments() -> FakePayments:
+    return FakePayments()
+
+
+@pytest.fixture
+def app(
+    users: FakeUsers, invoicing: FakeInvoicing, jobs: FakeJobs, payments: FakePayments
+) -> Flask:
     def live(shop_id: str, after: int | None) -> Iterator[str]:
         yield f'id: {(after or 0) + 1}\nevent: invoice\ndata: {{"shop": "{shop_id}"}}\n\n'
 
@@ -179,8 +405,11 @@ def app(users: FakeUsers, invoicing: FakeInvoicing) -> Flask:
         lambda: invoicing,
         lambda: notifications,
         lambda: reporting,
+        lambda: jobs,
+        lambda: payments,
         lambda: True,
         live,
+        "http://127.0.0.1:8025/",
     )
     return build_app(deps, "test-secret-key-for-the-gateway")
 
@@ -358,3 +587,138 @@ def test_ar_aging_page_chart_as_of_and_csv(app: Flask) -> None:
     sheet = office.get("/reports/ar-aging.csv")
     assert sheet.mimetype == "text/csv" and b"Customer of shop-a" in sheet.data
     assert 'filename="ar-aging-2026-11-25.csv"' in sheet.headers["Content-Disposition"]
+
+
+def test_review_edits_send_what_the_form_says_and_show_refusals(
+    app: Flask, invoicing: FakeInvoicing
+) -> None:
+    office = signed_in(app, "office@a.example")
+    page = office.get("/invoices/inv-a").get_data(as_text=True)
+    assert 'data-invoice="inv-a"' in page and "Save line 1" in page
+    token = csrf_of(office, "/invoices/inv-a")
+    line = {
+        "csrf_token": token,
+        "description": "Capacitor 45/5 µF",
+        "quantity": "2",
+        "unit_price": "1,234.5",
+        "tax_rate_percent": "8.25",
+        "taxable": "on",
+    }
+    saved = office.post("/invoices/inv-a/lines/line-1", data=line)
+    assert saved.status_code == 302 and saved.headers["Location"].endswith("#lines")
+    assert invoicing.edits[-1][2:4] == (
+        "change_line",
+        {
+            "description": "Capacitor 45/5 µF",
+            "quantity": "2",
+            "unit_price_cents": 123_450,
+            "taxable": True,
+            "tax_rate_percent": "8.25",
+            "line_id": "line-1",
+        },
+    )
+    refused = office.post("/invoices/inv-a/lines/line-1", data={**line, "quantity": "-1"})
+    assert refused.status_code == 422 and "quantity: must be greater than 0" in refused.text
+    bad_price = office.post("/invoices/inv-a/lines", data={**line, "unit_price": "12.345"})
+    assert bad_price.status_code == 422 and "unit_price: an amount in dollars" in bad_price.text
+    no_method = office.post("/invoices/inv-a/payment-methods", data={"csrf_token": token})
+    assert no_method.status_code == 422 and "allow card, ACH or both" in no_method.text
+    both = {"csrf_token": token, "method": ["card", "ach"]}
+    assert office.post("/invoices/inv-a/payment-methods", data=both).status_code == 302
+    terms = {"csrf_token": token, "due_date": "2026-12-01", "from_terms": "1"}
+    assert office.post("/invoices/inv-a/due-date", data=terms).status_code == 302
+    place = {"csrf_token": token, **PLACE}
+    assert office.post("/invoices/inv-a/bill-to", data=place).status_code == 302
+    note = {"csrf_token": token, "text": "Customer asked to pay Friday"}
+    assert office.post("/invoices/inv-a/notes", data=note).status_code == 302
+    changes = [(e[2], e[3]) for e in invoicing.edits[1:]]
+    assert changes == [
+        ("payment_methods", {"methods": ["card", "ach"]}),
+        ("due_date", {"due_date": None}),
+        ("bill_to", {"address": PLACE}),
+        ("note", {"text": "Customer asked to pay Friday"}),
+    ]
+    assert all(e[4] == "Office" and e[0] == "shop-a" for e in invoicing.edits)
+
+
+def test_only_the_owner_refunds_and_only_a_payment_of_that_invoice(
+    app: Flask, invoicing: FakeInvoicing, payments: FakePayments
+) -> None:
+    invoicing.by_shop["shop-a"]["inv-a"].update(paid_cents=44_819, status="paid")
+    office = signed_in(app, "office@a.example")
+    assert "Refund (owner)" not in office.get("/invoices/inv-a").text
+    token = csrf_of(office, "/invoices/inv-a")
+    form = {"csrf_token": token, "charge_id": "ch-1", "amount": "100", "key": "form-key-1"}
+    assert office.post("/invoices/inv-a/refunds", data=form).status_code == 403
+    owner = signed_in(app, "owner@a.example")
+    page = owner.get("/invoices/inv-a").text
+    assert "Refund (owner)" in page and "$448.19 refundable" in page
+    form["csrf_token"] = csrf_of(owner, "/invoices/inv-a")
+    assert owner.post("/invoices/inv-a/refunds", data=form).status_code == 302
+    assert payments.refunds == [("shop-a", "ch-1", 10_000, "", "Owner", "form-key-1")]
+    stranger = owner.post("/invoices/inv-a/refunds", data={**form, "charge_id": "ch-other"})
+    assert stranger.status_code == 404 and len(payments.refunds) == 1
+
+
+def test_a_technician_works_only_their_own_jobs_from_a_phone_page(
+    app: Flask, jobs: FakeJobs
+) -> None:
+    tech = signed_in(app, "tech@a.example")
+    mine = tech.get("/my-jobs").text
+    assert "/jobs/job-tech" in mine and "/jobs/job-other" not in mine
+    assert tech.get("/jobs/job-other").status_code == 404
+    assert tech.get("/jobs").status_code == 403 and tech.get("/customers").status_code == 403
+    token = csrf_of(tech, "/jobs/job-tech")
+    item = {"csrf_token": token, "description": "Contactor", "quantity": "1", "unit_price": "89"}
+    assert tech.post("/jobs/job-tech/items", data=item).status_code == 302
+    labor = {"csrf_token": token, "hours": "1.5", "hourly_rate": "125.00"}
+    assert tech.post("/jobs/job-tech/labor", data=labor).status_code == 302
+    assert tech.post("/jobs/job-other/close", data={"csrf_token": token}).status_code == 404
+    closed = tech.post("/jobs/job-tech/close", data={"csrf_token": token})
+    assert closed.headers["Location"] == "/my-jobs"
+    assert [(w[2], w[3]) for w in jobs.work_done] == [
+        ("items", {"description": "Contactor", "quantity": "1", "unit_price_cents": 8_900, "added_by": "Tech"}),
+        ("labor", {"technician": "Tech", "hours": "1.5", "hourly_rate_cents": 12_500, "added_by": "Tech"}),
+        ("close", {}),
+    ]  # fmt: skip
+    office = signed_in(app, "office@a.example")
+    assert office.get("/jobs/job-other").status_code == 200
+
+
+def test_new_invoice_and_invoice_from_an_approved_estimate(
+    app: Flask, invoicing: FakeInvoicing
+) -> None:
+    office = signed_in(app, "office@a.example")
+    assert "Dana Whitfield" in office.get("/invoices/new").text
+    token = csrf_of(office, "/invoices/new")
+    line = {"description": "Diagnostic", "quantity": "1", "unit_price": "95"}
+    made = office.post("/invoices/new", data={"csrf_token": token, "customer_id": "c1", **line})
+    assert made.status_code == 302 and made.headers["Location"].startswith("/invoices/new-")
+    body = invoicing.created[-1]
+    assert body["customer"]["customer_id"] == "c1" and body["service_address"] == PLACE
+    assert body["lines"][0]["unit_price_cents"] == 9_500
+    stranger = office.post("/invoices/new", data={"csrf_token": token, "customer_id": "zz"})
+    assert stranger.status_code == 422 and "choose one of the shop" in stranger.text
+    assert "+ Invoice" in office.get("/estimates").text
+    from_estimate = office.post("/estimates/est-1/invoice", data={"csrf_token": token})
+    assert from_estimate.status_code == 302 and "/invoices/new-" in from_estimate.headers["Location"]
+
+
+def test_aging_drills_down_to_a_buckets_invoices(app: Flask) -> None:
+    office = signed_in(app, "office@a.example")
+    report = office.get("/reports/ar-aging").text
+    assert "/reports/ar-aging/invoices?bucket=2" in report
+    drill = office.get("/reports/ar-aging/invoices?bucket=2&customer_id=c1")
+    assert drill.status_code == 200 and "INV-2026-000007" in drill.text and "$50.00" in drill.text
+    assert office.get("/reports/ar-aging/invoices?bucket=x").status_code == 404
+
+
+def test_a_role_change_ends_the_users_sessions(app: Flask, users: FakeUsers) -> None:
+    office = signed_in(app, "office@a.example")
+    assert office.get("/invoices").status_code == 200
+    user, _ = users.rows["office@a.example"]
+    assert users.change_role("shop-a", user.user_id, "technician")
+    assert office.get("/invoices").status_code == 302  # back to sign-in
+    again = signed_in(app, "office@a.example")
+    assert again.get("/invoices").status_code == 403  # now a technician
+    users.change_role("shop-a", user.user_id, "office")

@@ -7,6 +7,8 @@ from psycopg_pool import ConnectionPool
 from services.gateway.domain.access import StaffUser
 from services.gateway.service_layer.ports import Users
 
+COLUMNS = "user_id, shop_id, email, name, role"
+
 
 class PooledUsers(Users):
     def __init__(self, pool: ConnectionPool) -> None:
@@ -15,18 +17,59 @@ class PooledUsers(Users):
     def by_email(self, email: str) -> tuple[StaffUser, str] | None:
         with self.pool.connection() as conn:
             row = conn.execute(
-                "SELECT user_id, shop_id, email, name, role, password_hash FROM users"
-                " WHERE email = %s",
-                (email,),
+                f"SELECT {COLUMNS}, password_hash FROM users WHERE email = %s", (email,)
             ).fetchone()
-        return (StaffUser(row[0], row[1], row[2], row[3], row[4]), row[5]) if row else None
+        return (StaffUser(*row[:5]), row[5]) if row else None
 
     def add(self, user: StaffUser, password_hash: str) -> None:
+        """A new user, or (same email) a reset one: every earlier session of theirs ends."""
         with self.pool.connection() as conn:
             conn.execute(
                 "INSERT INTO users (user_id, shop_id, email, name, role, password_hash)"
                 " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (email) DO UPDATE SET"
                 " shop_id = excluded.shop_id, name = excluded.name, role = excluded.role,"
-                " password_hash = excluded.password_hash",
+                " password_hash = excluded.password_hash,"
+                " session_version = users.session_version + 1",
                 (user.user_id, user.shop_id, user.email, user.name, user.role, password_hash),
             )
+
+    def of_shop(self, shop_id: str) -> list[StaffUser]:
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT {COLUMNS} FROM users WHERE shop_id = %s ORDER BY name, email", (shop_id,)
+            ).fetchall()
+        return [StaffUser(*row) for row in rows]
+
+    def current(self, user_id: str, version: int) -> StaffUser | None:
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                f"SELECT {COLUMNS} FROM users WHERE user_id = %s AND session_version = %s",
+                (user_id, version),
+            ).fetchone()
+        return StaffUser(*row) if row else None
+
+    def version(self, user_id: str) -> int:
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT session_version FROM users WHERE user_id = %s", (user_id,)
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def change_role(self, shop_id: str, user_id: str, role: str) -> bool:
+        with self.pool.connection() as conn:
+            changed = conn.execute(
+                "UPDATE users SET role = %s, session_version = session_version + 1"
+                " WHERE shop_id = %s AND user_id = %s AND role <> %s",
+                (role, shop_id, user_id, role),
+            ).rowcount
+            found = conn.execute(
+                "SELECT 1 FROM users WHERE shop_id = %s AND user_id = %s", (shop_id, user_id)
+            ).fetchone()
+        return bool(changed or found)
+
+    def remove(self, shop_id: str, user_id: str) -> bool:
+        with self.pool.connection() as conn:
+            gone = conn.execute(
+                "DELETE FROM users WHERE shop_id = %s AND user_id = %s", (shop_id, user_id)
+            ).rowcount
+        return bool(gone)

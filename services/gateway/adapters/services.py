@@ -8,11 +8,15 @@ from urllib.parse import quote
 import requests
 
 from services.gateway.service_layer.ports import (
+    Change,
     Invoicing,
+    Jobs,
     NotFound,
     Notifications,
+    Payments,
     Refused,
     Reporting,
+    Work,
 )
 
 TIMEOUT = 10
@@ -37,6 +41,7 @@ class Service:
         self, method: str, path: str, shop_id: str, actor: str = "", **kwargs: Any
     ) -> requests.Response:
         headers = {"X-Shop-Id": shop_id, **({"X-Actor": actor} if actor else {})}
+        headers |= kwargs.pop("headers", {})
         answer = self.http.request(
             method, self.base + path, headers=headers, timeout=TIMEOUT, **kwargs
         )
@@ -81,11 +86,118 @@ class HttpInvoicing(Service, Invoicing):
     def pdf(self, shop_id: str, invoice_id: str) -> bytes:
         return self._raw("GET", f"/invoices/{_id(invoice_id)}/pdf", shop_id).content
 
+    def search(self, shop_id: str, text: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self._call(
+            "GET", "/invoices", shop_id, params={"q": text, "limit": 100}
+        )["items"]
+        return items
+
+    def edit(
+        self, shop_id: str, invoice_id: str, change: Change, body: dict[str, Any], actor: str
+    ) -> dict[str, Any]:
+        method, path = EDITS[change]
+        line = _id(str(body.pop("line_id", "")))
+        url = f"/invoices/{_id(invoice_id)}/{path.format(line=line)}"
+        return self._call(method, url, shop_id, actor=actor, json=body or None)
+
+    def create(self, shop_id: str, body: dict[str, Any], actor: str) -> dict[str, Any]:
+        return self._call("POST", "/invoices", shop_id, actor=actor, json=body)
+
+    def from_estimate(self, shop_id: str, estimate_id: str, actor: str) -> dict[str, Any]:
+        body = {"estimate_id": estimate_id}
+        return self._call("POST", "/invoices/from-estimate", shop_id, actor=actor, json=body)
+
+    def settings(self, shop_id: str) -> dict[str, Any]:
+        return self._call("GET", "/settings", shop_id)
+
+    def save_settings(self, shop_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._call("PUT", "/settings", shop_id, json=body)
+
+
+EDITS: dict[Change, tuple[str, str]] = {
+    "bill_to": ("PUT", "bill-to"),
+    "service_address": ("PUT", "service-address"),
+    "add_line": ("POST", "lines"),
+    "change_line": ("PATCH", "lines/{line}"),
+    "remove_line": ("DELETE", "lines/{line}"),
+    "payment_methods": ("PUT", "payment-methods"),
+    "due_date": ("PUT", "due-date"),
+    "note": ("POST", "notes"),
+}
+
+
+class HttpJobs(Service, Jobs):
+    def _items(self, path: str, shop_id: str, **params: str | None) -> list[dict[str, Any]]:
+        wanted = {k: v for k, v in params.items() if v} | {"limit": "100"}
+        items: list[dict[str, Any]] = self._call("GET", path, shop_id, params=wanted)["items"]
+        return items
+
+    def customers(self, shop_id: str, text: str | None) -> list[dict[str, Any]]:
+        return self._items("/customers", shop_id, name=text)
+
+    def customer(self, shop_id: str, customer_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/customers/{_id(customer_id)}", shop_id)
+
+    def add_customer(self, shop_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._call("POST", "/customers", shop_id, json=body)
+
+    def locations(self, shop_id: str, customer_id: str) -> list[dict[str, Any]]:
+        return self._items(f"/customers/{_id(customer_id)}/locations", shop_id)
+
+    def add_location(self, shop_id: str, customer_id: str, body: dict[str, Any]) -> None:
+        self._call("POST", f"/customers/{_id(customer_id)}/locations", shop_id, json=body)
+
+    def jobs(
+        self, shop_id: str, status: str | None, technician: str | None, customer_id: str | None
+    ) -> list[dict[str, Any]]:
+        return self._items(
+            "/jobs", shop_id, status=status, technician=technician, customer_id=customer_id
+        )
+
+    def job(self, shop_id: str, job_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/jobs/{_id(job_id)}", shop_id)
+
+    def add_job(self, shop_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._call("POST", "/jobs", shop_id, json=body)
+
+    def work(self, shop_id: str, job_id: str, step: Work, body: dict[str, Any]) -> None:
+        self._call("POST", f"/jobs/{_id(job_id)}/{step}", shop_id, json=body or None)
+
+    def approved_estimates(self, shop_id: str) -> list[dict[str, Any]]:
+        return self._items("/estimates", shop_id, status="approved")
+
+
+class HttpPayments(Service, Payments):
+    def payments(self, shop_id: str, invoice_id: str) -> list[dict[str, Any]]:
+        params = {"invoice_id": invoice_id}
+        items: list[dict[str, Any]] = self._call("GET", "/payments", shop_id, params=params)[
+            "items"
+        ]
+        return items
+
+    def refund(
+        self, shop_id: str, charge_id: str, cents: int, reason: str, actor: str, key: str
+    ) -> dict[str, Any]:
+        return self._call(
+            "POST",
+            f"/payments/{_id(charge_id)}/refunds",
+            shop_id,
+            actor=actor,
+            json={"amount_cents": cents, "reason": reason},
+            headers={"Idempotency-Key": key},
+        )
+
 
 class HttpNotifications(Service, Notifications):
     def nudge(self, shop_id: str, invoice_id: str, channels: list[str], actor: str) -> None:
         path = f"/invoices/{_id(invoice_id)}/nudge"
         self._call("POST", path, shop_id, actor=actor, json={"channels": channels})
+
+    def automations(self, shop_id: str) -> dict[str, Any]:
+        return self._call("GET", "/settings/automations", shop_id)
+
+    def save_automations(self, shop_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._call("PUT", "/settings/automations", shop_id, json=body)
 
 
 class HttpReporting(Service, Reporting):
@@ -101,3 +213,11 @@ class HttpReporting(Service, Reporting):
         )
         name = answer.headers.get("Content-Disposition", "").split("filename=")[-1].strip('"')
         return name or "ar-aging.csv", answer.content
+
+    def aging_invoices(
+        self, shop_id: str, as_of: str | None, bucket: int, customer_id: str | None
+    ) -> dict[str, Any]:
+        params = {"bucket": str(bucket)}
+        params |= {"as_of": as_of} if as_of else {}
+        params |= {"customer_id": customer_id} if customer_id else {}
+        return self._call("GET", "/reports/ar-aging/invoices", shop_id, params=params)

@@ -7,75 +7,31 @@ The user's shop is the only shop any call is made for."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import timedelta
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 from urllib.parse import urlsplit
 
-from flask import (
-    Flask,
-    Response,
-    abort,
-    flash,
-    g,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
+from flask import Flask, Response, g, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as Redirect
 
-from services.gateway.domain.access import Area, StaffUser
+from services.gateway.domain.access import StaffUser
+from services.gateway.entrypoints import invoice_pages, report_pages, settings_pages, work_pages
+from services.gateway.entrypoints.web import Deps, requires
 from services.gateway.service_layer import auth
-from services.gateway.service_layer.ports import (
-    Invoicing,
-    NotFound,
-    Notifications,
-    Passwords,
-    Refused,
-    Reporting,
-    Users,
-)
+from services.gateway.service_layer.ports import NotFound, Users
 from shared.money import format_cents
 
-F = TypeVar("F", bound=Callable[..., Any])
 HOME = Path(__file__).resolve().parent.parent
 PUBLIC = frozenset({"signin", "static", "healthz", "readyz", "metrics"})
-STATUSES = (
-    "draft",
-    "sent",
-    "viewed",
-    "payment_pending",
-    "partially_paid",
-    "paid",
-    "overdue",
-    "void",
-)
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
     " form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
-
-
-@dataclass(frozen=True)
-class Deps:
-    """Factories of what the app uses (called per request: nothing connects at import)."""
-
-    users: Callable[[], Users]
-    passwords: Callable[[], Passwords]
-    invoicing: Callable[[], Invoicing]
-    notifications: Callable[[], Notifications]
-    reporting: Callable[[], Reporting]
-    ready: Callable[[], bool]
-    live: Callable[[str, int | None], Iterator[str]]
-    """The shop's change stream (server-sent events text) after a position (None: from now)."""
 
 
 MIN_SECRET = 16
@@ -97,19 +53,21 @@ def build_app(deps: Deps, secret_key: str, secure_cookie: bool = False) -> Flask
         WTF_CSRF_TIME_LIMIT=12 * 3600,
         MAX_CONTENT_LENGTH=64 * 1024,
     )
-    _gate(app)
+    _gate(app, deps.users)
     CSRFProtect(app)
     _errors(app)
     _pages(app, deps)
+    for pages in (invoice_pages, work_pages, report_pages, settings_pages):
+        pages.register(app, deps)
     app.jinja_env.filters["money"] = format_cents
-    app.jinja_env.globals["STATUSES"] = STATUSES
+    app.jinja_env.globals["inbox_url"] = deps.inbox_url
     return app
 
 
-def _gate(app: Flask) -> None:
+def _gate(app: Flask, users: Callable[[], Users]) -> None:
     @app.before_request
     def signed_in() -> Redirect | tuple[str, int] | None:
-        g.user = _user_of_session()
+        g.user = None if request.endpoint in ("static", "healthz") else _user_of_session(users)
         if request.endpoint in PUBLIC or g.user is not None:
             return None
         if request.method == "GET":
@@ -126,27 +84,13 @@ def _gate(app: Flask) -> None:
         return response
 
 
-def _user_of_session() -> StaffUser | None:
-    data = session.get("user")
-    if not isinstance(data, dict):
+def _user_of_session(users: Callable[[], Users]) -> StaffUser | None:
+    """The session's user as they are now; None once the session was ended (signed out, or
+    the user's role, password or membership changed since: every earlier session ends)."""
+    user_id, version = session.get("user_id"), session.get("version")
+    if not isinstance(user_id, str) or not isinstance(version, int):
         return None
-    try:
-        return StaffUser(**data)
-    except TypeError:
-        return None
-
-
-def requires(area: Area) -> Callable[[F], F]:
-    def wrap(view: F) -> F:
-        @wraps(view)
-        def checked(*args: Any, **kwargs: Any) -> Any:
-            if not cast(StaffUser, g.user).may(area):
-                abort(403)
-            return view(*args, **kwargs)
-
-        return cast(F, checked)
-
-    return wrap
+    return users().current(user_id, version)
 
 
 MESSAGES = {
@@ -217,7 +161,7 @@ def _pages(app: Flask, deps: Deps) -> None:
             ), 401
         session.clear()
         session.permanent = True
-        session["user"] = user.__dict__.copy()
+        session["user_id"], session["version"] = user.user_id, deps.users().version(user.user_id)
         return redirect(_safe_next(request.args.get("next")))
 
     @app.post("/signout")
@@ -240,135 +184,6 @@ def _pages(app: Flask, deps: Deps) -> None:
         headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
         return Response(stream, mimetype="text/event-stream", headers=headers)
 
-    @app.get("/my-jobs")
-    @requires("own_jobs")
-    def my_jobs() -> str:
-        return render_template("my_jobs.html", title="My jobs")
-
-    @app.get("/invoices")
-    @requires("invoices")
-    def invoices() -> str:
-        status = request.args.get("status") or "draft"
-        if status not in STATUSES:
-            abort(404)
-        user = cast(StaffUser, g.user)
-        items = deps.invoicing().invoices(user.shop_id, status)
-        title = "Ready to send" if status == "draft" else f"Invoices: {status.replace('_', ' ')}"
-        return render_template("invoices.html", title=title, items=items, status=status)
-
-    @app.get("/invoices/<invoice_id>")
-    @requires("invoices")
-    def invoice(invoice_id: str) -> str:
-        user = cast(StaffUser, g.user)
-        return _invoice_page(deps, user, invoice_id)
-
-    @app.post("/invoices/<invoice_id>/send")
-    @requires("invoices")
-    def send(invoice_id: str) -> Any:
-        user = cast(StaffUser, g.user)
-        try:
-            sent = deps.invoicing().send(user.shop_id, invoice_id, user.name)
-        except Refused as exc:
-            return _invoice_page(deps, user, invoice_id, exc.reasons or [str(exc)]), 422
-        flash(f"Sent {sent['invoice_number']} to {sent['customer']['name']}.")
-        return redirect(url_for("invoice", invoice_id=invoice_id))
-
-    @app.post("/invoices/<invoice_id>/nudge")
-    @requires("invoices")
-    def nudge(invoice_id: str) -> Any:
-        user = cast(StaffUser, g.user)
-        channels = [c for c in request.form.getlist("channel") if c in ("sms", "email")]
-        if not channels:
-            return _invoice_page(deps, user, invoice_id, ["choose text, email or both"]), 422
-        try:
-            deps.notifications().nudge(user.shop_id, invoice_id, channels, user.name)
-        except Refused as exc:
-            return _invoice_page(deps, user, invoice_id, [str(exc)]), 422
-        except NotFound:  # notifications has not heard of the sending yet (a moment behind)
-            wait = "the invoice's first text and email are still on their way; nudge again later"
-            return _invoice_page(deps, user, invoice_id, [wait]), 409
-        flash("Nudge sent: " + " and ".join("text" if c == "sms" else c for c in channels) + ".")
-        return redirect(url_for("invoice", invoice_id=invoice_id))
-
-    @app.post("/invoices/<invoice_id>/void")
-    @requires("invoices")
-    def void(invoice_id: str) -> Any:
-        user = cast(StaffUser, g.user)
-        reason = request.form.get("reason", "")[:500]
-        try:
-            deps.invoicing().void(user.shop_id, invoice_id, user.name, reason)
-        except Refused as exc:
-            return _invoice_page(deps, user, invoice_id, exc.reasons or [str(exc)]), 422
-        flash("Voided.")
-        return redirect(url_for("invoice", invoice_id=invoice_id))
-
-    @app.get("/invoices/<invoice_id>/pdf")
-    @requires("invoices")
-    def pdf(invoice_id: str) -> Response:
-        user = cast(StaffUser, g.user)
-        body = deps.invoicing().pdf(user.shop_id, invoice_id)
-        return Response(body, mimetype="application/pdf")
-
-    @app.get("/reports/ar-aging")
-    @requires("reports")
-    def ar_aging() -> str:
-        user = cast(StaffUser, g.user)
-        as_of = request.args.get("as_of") or None
-        try:
-            report = deps.reporting().aging(user.shop_id, as_of, by_customer=True)
-        except Refused as exc:
-            report, refused = deps.reporting().aging(user.shop_id, None, True), exc.reasons
-        else:
-            refused = []
-        return render_template(
-            "aging.html", title="AR aging", report=report, refused=refused, bars=_bars(report)
-        )
-
-    @app.get("/reports/ar-aging.csv")
-    @requires("reports")
-    def ar_aging_csv() -> Response:
-        user = cast(StaffUser, g.user)
-        name, body = deps.reporting().aging_csv(user.shop_id, request.args.get("as_of") or None)
-        safe = "".join(c for c in name if c.isalnum() or c in "-_.") or "ar-aging.csv"
-        return Response(
-            body,
-            mimetype="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="{safe}"'},
-        )
-
-
-def _invoice_page(
-    deps: Deps, user: StaffUser, invoice_id: str, refused: list[str] | None = None
-) -> str:
-    found = deps.invoicing().invoice(user.shop_id, invoice_id)
-    history = deps.invoicing().timeline(user.shop_id, invoice_id)
-    return render_template(
-        "invoice.html",
-        title=_invoice_title(found),
-        invoice=found,
-        timeline=history,
-        refused=refused,
-    )
-
-
-BAR_COLOURS = ("#2da44e", "#d4a72c", "#e16f24", "#cf222e", "#82071e", "#57606a", "#8250df")
-
-
-def _bars(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """The stacked bar: each bucket's share of what is owed, left to right."""
-    total = max(report["total"]["total_cents"], 1)
-    found, left = [], 0.0
-    for i, bucket in enumerate(report["total"]["buckets"]):
-        width = 100.0 * max(bucket["cents"], 0) / total
-        colour = BAR_COLOURS[i % len(BAR_COLOURS)]
-        found.append({**bucket, "x": left, "width": width, "colour": colour})
-        left += width
-    return found
-
-
-def _invoice_title(invoice: dict[str, Any]) -> str:
-    return f"Invoice {invoice.get('invoice_number') or 'draft'} — {invoice['customer']['name']}"
-
 
 def create() -> Flask:
     from services.gateway import bootstrap
@@ -380,8 +195,11 @@ def create() -> Flask:
         bootstrap.invoicing,
         bootstrap.notifications,
         bootstrap.reporting,
+        bootstrap.jobs,
+        bootstrap.payments,
         bootstrap.wiring.ready,
         bootstrap.live,
+        s.dev_inbox_url,
     )
     return build_app(deps, s.gateway_secret_key, s.session_cookie_secure)
 

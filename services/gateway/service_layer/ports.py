@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from typing import Any
+from typing import Any, Literal
 
 from services.gateway.domain.access import StaffUser
 
@@ -15,6 +15,24 @@ class Users(abc.ABC):
 
     @abc.abstractmethod
     def add(self, user: StaffUser, password_hash: str) -> None: ...
+
+    @abc.abstractmethod
+    def of_shop(self, shop_id: str) -> list[StaffUser]: ...
+
+    @abc.abstractmethod
+    def current(self, user_id: str, version: int) -> StaffUser | None:
+        """The user as they are now if their sessions of this version still stand (a role
+        change, a new password or a removal ends every earlier session), else None."""
+
+    @abc.abstractmethod
+    def version(self, user_id: str) -> int: ...
+
+    @abc.abstractmethod
+    def change_role(self, shop_id: str, user_id: str, role: str) -> bool:
+        """False when the shop has no such user."""
+
+    @abc.abstractmethod
+    def remove(self, shop_id: str, user_id: str) -> bool: ...
 
 
 class Passwords(abc.ABC):
@@ -58,11 +76,98 @@ class Invoicing(abc.ABC):
     @abc.abstractmethod
     def pdf(self, shop_id: str, invoice_id: str) -> bytes: ...
 
+    @abc.abstractmethod
+    def search(self, shop_id: str, text: str) -> list[dict[str, Any]]:
+        """Any status, by part of the number or the customer's name."""
+
+    @abc.abstractmethod
+    def edit(
+        self, shop_id: str, invoice_id: str, change: Change, body: dict[str, Any], actor: str
+    ) -> dict[str, Any]:
+        """One review edit (``body`` as invoicing's API takes it; ``line_id`` says which line
+        for line changes); Refused names the field."""
+
+    @abc.abstractmethod
+    def create(self, shop_id: str, body: dict[str, Any], actor: str) -> dict[str, Any]:
+        """+ New Invoice: a draft for a customer snapshot, a service address and lines."""
+
+    @abc.abstractmethod
+    def from_estimate(self, shop_id: str, estimate_id: str, actor: str) -> dict[str, Any]: ...
+
+    @abc.abstractmethod
+    def settings(self, shop_id: str) -> dict[str, Any]: ...
+
+    @abc.abstractmethod
+    def save_settings(self, shop_id: str, body: dict[str, Any]) -> dict[str, Any]: ...
+
+
+Change = Literal[
+    "bill_to", "service_address", "add_line", "change_line", "remove_line",
+    "payment_methods", "due_date", "note",
+]  # fmt: skip
+
+
+class Jobs(abc.ABC):
+    """The jobs service's HTTP API: customers, their places, jobs and estimates."""
+
+    @abc.abstractmethod
+    def customers(self, shop_id: str, text: str | None) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    def customer(self, shop_id: str, customer_id: str) -> dict[str, Any]: ...
+
+    @abc.abstractmethod
+    def add_customer(self, shop_id: str, body: dict[str, Any]) -> dict[str, Any]: ...
+
+    @abc.abstractmethod
+    def locations(self, shop_id: str, customer_id: str) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    def add_location(self, shop_id: str, customer_id: str, body: dict[str, Any]) -> None: ...
+
+    @abc.abstractmethod
+    def jobs(
+        self, shop_id: str, status: str | None, technician: str | None, customer_id: str | None
+    ) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    def job(self, shop_id: str, job_id: str) -> dict[str, Any]: ...
+
+    @abc.abstractmethod
+    def add_job(self, shop_id: str, body: dict[str, Any]) -> dict[str, Any]: ...
+
+    @abc.abstractmethod
+    def work(self, shop_id: str, job_id: str, step: Work, body: dict[str, Any]) -> None:
+        """Add an item or labor, start or close the job; Refused says why not."""
+
+    @abc.abstractmethod
+    def approved_estimates(self, shop_id: str) -> list[dict[str, Any]]: ...
+
+
+Work = Literal["items", "labor", "start", "close"]
+
+
+class Payments(abc.ABC):
+    @abc.abstractmethod
+    def payments(self, shop_id: str, invoice_id: str) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    def refund(
+        self, shop_id: str, charge_id: str, cents: int, reason: str, actor: str, key: str
+    ) -> dict[str, Any]:
+        """``key``: the form's idempotency key (a form sent twice is one refund)."""
+
 
 class Notifications(abc.ABC):
     @abc.abstractmethod
     def nudge(self, shop_id: str, invoice_id: str, channels: list[str], actor: str) -> None:
         """Raises Refused with the reason (within the hour, no such channel, paid)."""
+
+    @abc.abstractmethod
+    def automations(self, shop_id: str) -> dict[str, Any]: ...
+
+    @abc.abstractmethod
+    def save_automations(self, shop_id: str, body: dict[str, Any]) -> dict[str, Any]: ...
 
 
 class Reporting(abc.ABC):
@@ -72,3 +177,9 @@ class Reporting(abc.ABC):
     @abc.abstractmethod
     def aging_csv(self, shop_id: str, as_of: str | None) -> tuple[str, bytes]:
         """(file name, CSV)."""
+
+    @abc.abstractmethod
+    def aging_invoices(
+        self, shop_id: str, as_of: str | None, bucket: int, customer_id: str | None
+    ) -> dict[str, Any]:
+        """The invoices in one bucket (its index, 0 = Current), shop-wide or one customer's."""

@@ -1,0 +1,97 @@
+"""What every page module of the staff app shares: the services it calls (``Deps``), the signed-in
+user, role checks, and reading a form into what a service takes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import abort, g, request
+
+from services.gateway.domain.access import Area, StaffUser
+from services.gateway.service_layer.ports import (
+    Invoicing,
+    Jobs,
+    Notifications,
+    Passwords,
+    Payments,
+    Reporting,
+    Users,
+)
+from shared.money import BadAmount, parse_dollars
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Deps:
+    """Factories of what the app uses (called per request: nothing connects at import)."""
+
+    users: Callable[[], Users]
+    passwords: Callable[[], Passwords]
+    invoicing: Callable[[], Invoicing]
+    notifications: Callable[[], Notifications]
+    reporting: Callable[[], Reporting]
+    jobs: Callable[[], Jobs]
+    payments: Callable[[], Payments]
+    ready: Callable[[], bool]
+    live: Callable[[str, int | None], Iterator[str]]
+    """The shop's change stream (server-sent events text) after a position (None: from now)."""
+    inbox_url: str = ""
+    """Development only: the captured SMS/email inbox, linked from the menu ('' = no link)."""
+
+
+def me() -> StaffUser:
+    return cast(StaffUser, g.user)
+
+
+def requires(area: Area) -> Callable[[F], F]:
+    def wrap(view: F) -> F:
+        @wraps(view)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            if not me().may(area):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return cast(F, checked)
+
+    return wrap
+
+
+class FormError(Exception):
+    """A field of a staff form that cannot be read; shown beside the form, nothing sent."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.reasons = [f"{field}: {reason}"]
+
+
+def text(name: str, limit: int = 500, required: bool = False) -> str:
+    value = request.form.get(name, "").strip()
+    if required and not value:
+        raise FormError(name, "is required")
+    if len(value) > limit:
+        raise FormError(name, f"must be at most {limit} characters")
+    return value
+
+
+def cents(name: str, required: bool = True) -> int | None:
+    """A dollar amount typed into the form, as cents."""
+    value = request.form.get(name, "").strip()
+    if not value and not required:
+        return None
+    try:
+        return parse_dollars(value)
+    except BadAmount as exc:
+        raise FormError(name, str(exc)) from exc
+
+
+def address(prefix: str = "") -> dict[str, str]:
+    """An address block of a form (fields line1, line2, city, region, postal_code)."""
+    found = {
+        part: text(prefix + part, 200, required=part != "line2")
+        for part in ("line1", "line2", "city", "region", "postal_code")
+    }
+    return {k: v for k, v in found.items() if v or k != "line2"}
