@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -312,7 +313,7 @@ def describe(record: dict[str, Any]) -> str:
     """One captured message as inbox HTML (everything escaped)."""
     status = f" <i>{escape(str(record.get('status')))}</i>"
     if record["channel"] == "sms":
-        to, body = escape(str(record["to"])), escape(str(record["body"]))
+        to, body = escape(str(record["to"])), linked(escape(str(record["body"])))
         return f"<b>SMS</b> to {to}: {body}{status}{reply_form(record)}"
     if record["channel"] == "sms_in":
         sender, body = escape(str(record["from"])), escape(str(record["body"]))
@@ -326,6 +327,14 @@ def describe(record: dict[str, Any]) -> str:
     )
     subject = escape(str(payload.get("subject", "")))
     return f"<b>Email</b> to {escape(to)}: {subject} {links}{status}"
+
+
+def linked(text: str) -> str:
+    """Links in an (escaped) SMS body made clickable, as a phone shows them."""
+    return LINK.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', text)
+
+
+LINK = re.compile(r"https?://[^\s<>\"']+")
 
 
 def reply_form(sms: dict[str, Any]) -> str:

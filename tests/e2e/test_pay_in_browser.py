@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.test_card_payments import status_of
 from tests.e2e.test_pay_link import page_url, sent_invoice
@@ -15,6 +15,16 @@ from tests.support.platform import RunningPlatform, wait_for
 
 pytestmark = pytest.mark.e2e
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+
+
+def fill_card(page: Page, postal_code: str = "94607") -> None:
+    """The test card into localstripe's card element."""
+    card = page.locator("#card-element")
+    card.locator("input[placeholder=number]").fill("4242424242424242")
+    card.locator("input[placeholder=exp_month]").fill("12")
+    card.locator("input[placeholder=exp_year]").fill("30")
+    card.locator("input[placeholder=cvc]").fill("123")
+    card.locator("input[placeholder=postal_code]").fill(postal_code)
 
 
 def test_pay_part_of_an_invoice_by_card_on_a_phone(
@@ -30,12 +40,7 @@ def test_pay_part_of_an_invoice_by_card_on_a_phone(
     wait_for(lambda: page.goto(url).status == 200, 20, "the pay page")  # type: ignore[union-attr]
     assert page.locator("#balance").inner_text() == "$180.00"
     page.fill("#amount", "50.00")
-    card = page.locator("#card-element")
-    card.locator("input[placeholder=number]").fill("4242424242424242")
-    card.locator("input[placeholder=exp_month]").fill("12")
-    card.locator("input[placeholder=exp_year]").fill("30")
-    card.locator("input[placeholder=cvc]").fill("123")
-    card.locator("input[placeholder=postal_code]").fill("94607")
+    fill_card(page)
     page.check("#save-card")
     page.click("#pay-button")
     expect(page.locator("#pay-message")).to_contain_text("Thank you", timeout=20_000)

@@ -108,6 +108,8 @@ def plan(
     for service in ("jobs", "invoicing", "payments", "notifications", "reporting"):
         if f"{service}-web" in platform.procs:
             platform.env[f"{service.upper()}_URL"] = platform.url(f"{service}-web")
+    if "payments-web" in platform.procs:  # pay links in texts and emails open the real page
+        platform.env["PAY_BASE_URL"] = platform.url("payments-web")
     return platform
 
 

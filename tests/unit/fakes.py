@@ -7,6 +7,8 @@ import copy
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from services.gateway.domain.access import StaffUser
+from services.gateway.service_layer.ports import Users
 from services.invoicing.domain.model import Invoice
 from services.invoicing.domain.settings import ShopSettings
 from services.invoicing.service_layer import unit_of_work as invoicing_ports
@@ -400,3 +402,47 @@ class FakePaymentsUnitOfWork(payments_ports.UnitOfWork):
 
     def rollback(self) -> None:
         pass
+
+
+# --- gateway -----------------------------------------------------------------------------------
+
+
+class FakeUsers(Users):
+    def __init__(self) -> None:
+        self.rows: dict[str, tuple[StaffUser, str]] = {}
+        self.versions: dict[str, int] = {}
+
+    def by_email(self, email: str) -> tuple[StaffUser, str] | None:
+        return self.rows.get(email)
+
+    def add(self, user: StaffUser, password_hash: str) -> None:
+        self.rows[user.email] = (user, password_hash)
+        self.versions[user.user_id] = self.versions.get(user.user_id, 0) + 1
+
+    def of_shop(self, shop_id: str) -> list[StaffUser]:
+        return [u for u, _ in self.rows.values() if u.shop_id == shop_id]
+
+    def _by_id(self, user_id: str) -> StaffUser | None:
+        return next((u for u, _ in self.rows.values() if u.user_id == user_id), None)
+
+    def current(self, user_id: str, version: int) -> StaffUser | None:
+        return self._by_id(user_id) if self.versions.get(user_id) == version else None
+
+    def version(self, user_id: str) -> int:
+        return self.versions.get(user_id, 0)
+
+    def change_role(self, shop_id: str, user_id: str, role: str) -> bool:
+        found = self._by_id(user_id)
+        if found is None or found.shop_id != shop_id:
+            return False
+        changed = replace(found, role=role)  # type: ignore[arg-type]
+        self.rows[found.email] = (changed, self.rows[found.email][1])
+        self.versions[user_id] += 1
+        return True
+
+    def remove(self, shop_id: str, user_id: str) -> bool:
+        found = self._by_id(user_id)
+        if found is None or found.shop_id != shop_id:
+            return False
+        del self.rows[found.email]
+        return True

@@ -121,11 +121,11 @@ def _safe_next(target: str | None) -> str:
     """Only a plain path on this site: no scheme, no host, no backslash, no whitespace or control
     characters (browsers drop some of them and read //host) — never an open redirect."""
     if not target or not target.startswith("/") or target.startswith("//"):
-        return "/invoices"
+        return "/"
     if any(c.isspace() or ord(c) < 32 or c in "\\\x7f" for c in target):
-        return "/invoices"
+        return "/"
     parts = urlsplit(target)
-    return target if not parts.scheme and not parts.netloc else "/invoices"
+    return target if not parts.scheme and not parts.netloc else "/"
 
 
 def _pages(app: Flask, deps: Deps) -> None:
