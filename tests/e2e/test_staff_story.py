@@ -247,3 +247,101 @@ def test_the_whole_story_in_browsers(
     for context in (office_context, tech_context, customer_context, owner_context):
         context.close()
     assert len(list(ARTIFACTS.glob("*.png"))) >= 15
+
+
+UNLABELLED = """() => [...document.querySelectorAll(
+    'input:not([type=hidden]), select, textarea, button')].filter(el =>
+    el.tagName === 'BUTTON' ? !el.textContent.trim() && !el.getAttribute('aria-label')
+    : !el.labels.length && !el.getAttribute('aria-label')).map(el => el.outerHTML)"""
+OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
+
+
+def tab_to(page: Page, name: str, presses: int = 80) -> None:
+    """Move the keyboard's focus forward until it is on the element called ``name``."""
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            "() => { const e = document.activeElement;"
+            " return e.id || e.getAttribute('name') || e.textContent.trim() }"
+        )
+        if focused == name:
+            outline = page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
+            assert outline != "none", f"{name} has no visible focus"
+            return
+    raise AssertionError(f"{name} not reached by Tab")
+
+
+def test_every_page_at_375_px_by_keyboard_with_a_title_and_labelled_fields(
+    module_platform: RunningPlatform, module_settings: Any, browser: Browser
+) -> None:
+    """Each page the owner and the technician reach, on a 375 px wide screen: a title, an h1,
+    every field and button named, nothing wider than the screen; and the office's main path
+    (sign in, review, Send) done with the keyboard alone."""
+    add_staff(module_settings)
+    base = module_platform.url("gateway-web")
+    jobs = Api(module_platform.url("jobs-web"), SHOP)
+    customer = create_customer(jobs, name="Keyboard Customer")
+
+    def a_job(description: str, cents: int, place: int, technicians: list[str]) -> str:
+        line = {"description": description, "quantity": "1", "unit_price_cents": cents}
+        body = {"customer_id": customer, "service_address": address(place), "line_items": [line]}
+        return str(jobs.post("/jobs", {**body, "technicians": technicians}).json()["job_id"])
+
+    job = a_job("Filter", 2_500, 5, [TECH])
+    closed = a_job("Coil cleaning", 18_000, 6, [])
+    assert jobs.post(f"/jobs/{closed}/close").ok
+    invoicing = Api(module_platform.url("invoicing-web"), SHOP)
+
+    def draft() -> str | None:
+        items = invoicing.get("/invoices", status="draft", job_id=closed).json()["items"]
+        return str(items[0]["invoice_id"]) if items else None
+
+    invoice_id = wait_for(draft, 30, "the closed job's draft")
+
+    context = browser.new_context(**PHONE)  # type: ignore[arg-type]
+    page = context.new_page()
+    page.goto(base + "/signin")
+    tab_to(page, "email")
+    page.keyboard.type("owner@story.example")
+    tab_to(page, "password")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page).to_have_title("Ready to send · FieldPay")
+    pages = [
+        "/invoices",
+        "/invoices?status=sent",
+        "/invoices?q=Keyboard",
+        f"/invoices/{invoice_id}",
+        "/invoices/new",
+        "/estimates",
+        "/customers",
+        f"/customers/{customer}",
+        "/jobs",
+        f"/jobs/{job}",
+        "/my-jobs",
+        "/reports/ar-aging",
+        "/settings",
+        "/settings/automations",
+        "/settings/payments",
+        "/settings/users",
+    ]
+    for path in pages:
+        assert page.goto(base + path).status == 200, path  # type: ignore[union-attr]
+        assert page.title().endswith(" · FieldPay") and page.locator("h1").count() == 1, path
+        assert page.evaluate(UNLABELLED) == [], path
+        assert page.evaluate(OVERFLOW) <= 0, f"{path} is wider than 375 px"
+
+    page.goto(f"{base}/invoices/{invoice_id}")
+    tab_to(page, "Send")
+    page.keyboard.press("Enter")
+    expect(page.locator("#status")).to_have_text("sent")
+    context.close()
+
+    tech = browser.new_context(**PHONE)  # type: ignore[arg-type]
+    phone = sign_in(tech, base, "tech@story.example")
+    for path in ("/my-jobs", f"/jobs/{job}"):
+        assert phone.goto(base + path).status == 200, path  # type: ignore[union-attr]
+        assert phone.evaluate(UNLABELLED) == [] and phone.evaluate(OVERFLOW) <= 0, path
+    for path in ("/settings", "/settings/users", "/customers", "/reports/ar-aging"):
+        assert phone.goto(base + path).status == 403, path  # type: ignore[union-attr]
+    tech.close()

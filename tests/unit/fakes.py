@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from services.gateway.domain.access import StaffUser
-from services.gateway.service_layer.ports import Users
+from services.gateway.service_layer.ports import LastOwner, Users
 from services.invoicing.domain.model import Invoice
 from services.invoicing.domain.settings import ShopSettings
 from services.invoicing.service_layer import unit_of_work as invoicing_ports
@@ -419,8 +419,19 @@ class FakeUsers(Users):
         self.rows[user.email] = (user, password_hash)
         self.versions[user.user_id] = self.versions.get(user.user_id, 0) + 1
 
+    def create(self, user: StaffUser, password_hash: str) -> bool:
+        if user.email in self.rows:
+            return False
+        self.add(user, password_hash)
+        return True
+
     def of_shop(self, shop_id: str) -> list[StaffUser]:
-        return [u for u, _ in self.rows.values() if u.shop_id == shop_id]
+        return sorted((u for u, _ in self.rows.values() if u.shop_id == shop_id), key=str)
+
+    def _owners_stay(self, shop_id: str, user_id: str, role: str | None) -> None:
+        owners = {u.user_id for u in self.of_shop(shop_id) if u.role == "owner"}
+        if role != "owner" and user_id in owners and not owners - {user_id}:
+            raise LastOwner(shop_id)
 
     def _by_id(self, user_id: str) -> StaffUser | None:
         return next((u for u, _ in self.rows.values() if u.user_id == user_id), None)
@@ -435,6 +446,7 @@ class FakeUsers(Users):
         found = self._by_id(user_id)
         if found is None or found.shop_id != shop_id:
             return False
+        self._owners_stay(shop_id, user_id, role)
         changed = replace(found, role=role)  # type: ignore[arg-type]
         self.rows[found.email] = (changed, self.rows[found.email][1])
         self.versions[user_id] += 1
@@ -444,5 +456,6 @@ class FakeUsers(Users):
         found = self._by_id(user_id)
         if found is None or found.shop_id != shop_id:
             return False
+        self._owners_stay(shop_id, user_id, None)
         del self.rows[found.email]
         return True

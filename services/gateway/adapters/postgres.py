@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import psycopg
 from psycopg_pool import ConnectionPool
 
 from services.gateway.domain.access import StaffUser
-from services.gateway.service_layer.ports import Users
+from services.gateway.service_layer.ports import LastOwner, Users
 
 COLUMNS = "user_id, shop_id, email, name, role"
 
@@ -33,6 +34,15 @@ class PooledUsers(Users):
                 (user.user_id, user.shop_id, user.email, user.name, user.role, password_hash),
             )
 
+    def create(self, user: StaffUser, password_hash: str) -> bool:
+        with self.pool.connection() as conn:
+            made = conn.execute(
+                "INSERT INTO users (user_id, shop_id, email, name, role, password_hash)"
+                " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (email) DO NOTHING",
+                (user.user_id, user.shop_id, user.email, user.name, user.role, password_hash),
+            ).rowcount
+        return bool(made)
+
     def of_shop(self, shop_id: str) -> list[StaffUser]:
         with self.pool.connection() as conn:
             rows = conn.execute(
@@ -57,19 +67,35 @@ class PooledUsers(Users):
 
     def change_role(self, shop_id: str, user_id: str, role: str) -> bool:
         with self.pool.connection() as conn:
-            changed = conn.execute(
-                "UPDATE users SET role = %s, session_version = session_version + 1"
-                " WHERE shop_id = %s AND user_id = %s AND role <> %s",
-                (role, shop_id, user_id, role),
-            ).rowcount
+            if not _owners_stay(conn, shop_id, user_id, role):
+                raise LastOwner(shop_id)
             found = conn.execute(
-                "SELECT 1 FROM users WHERE shop_id = %s AND user_id = %s", (shop_id, user_id)
-            ).fetchone()
-        return bool(changed or found)
+                "UPDATE users SET role = %s,"
+                " session_version = session_version + (role <> %s)::int"
+                " WHERE shop_id = %s AND user_id = %s",
+                (role, role, shop_id, user_id),
+            ).rowcount
+        return bool(found)
 
     def remove(self, shop_id: str, user_id: str) -> bool:
         with self.pool.connection() as conn:
+            if not _owners_stay(conn, shop_id, user_id, None):
+                raise LastOwner(shop_id)
             gone = conn.execute(
                 "DELETE FROM users WHERE shop_id = %s AND user_id = %s", (shop_id, user_id)
             ).rowcount
         return bool(gone)
+
+
+def _owners_stay(conn: psycopg.Connection, shop_id: str, user_id: str, role: str | None) -> bool:
+    """Whether the shop keeps an owner after the user becomes ``role`` (None: leaves). The
+    shop's owners are locked until the change commits, so two owners demoting each other at
+    once cannot both succeed."""
+    owners = {
+        row[0]
+        for row in conn.execute(
+            "SELECT user_id FROM users WHERE shop_id = %s AND role = 'owner' FOR UPDATE",
+            (shop_id,),
+        )
+    }
+    return role == "owner" or user_id not in owners or bool(owners - {user_id})

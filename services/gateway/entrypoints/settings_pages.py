@@ -11,7 +11,7 @@ from flask import Flask, abort, flash, redirect, render_template, request, url_f
 from services.gateway.domain.access import ROLES, Role, normal_email
 from services.gateway.entrypoints.web import Deps, FormError, cents, me, requires, text
 from services.gateway.service_layer import auth
-from services.gateway.service_layer.ports import Refused
+from services.gateway.service_layer.ports import LastOwner, Refused
 
 CUSTOMER_TYPES = {
     "residential": "Homeowners (residential)",
@@ -231,7 +231,7 @@ def _users(app: Flask, deps: Deps) -> None:
     @requires("settings")
     def add_staff_user() -> Any:
         try:
-            user = auth.add_user(
+            user = auth.invite(
                 me().shop_id,
                 unused_email(deps),
                 text("name", 200, required=True),
@@ -240,7 +240,7 @@ def _users(app: Flask, deps: Deps) -> None:
                 deps.users(),
                 deps.passwords(),
             )
-        except auth.WeakPassword as exc:
+        except (auth.WeakPassword, auth.EmailTaken) as exc:
             return _users_page(deps, [f"{exc.field}: {exc}"], request.form), 422
         except FormError as exc:
             return _users_page(deps, exc.reasons, request.form), 422
@@ -257,8 +257,11 @@ def _users(app: Flask, deps: Deps) -> None:
         if user_id == me().user_id:
             return _users_page(deps, [f"Your own role stays owner: {KEEP_AN_OWNER}."]), 422
         name = _name_of(deps, user_id)
-        if not deps.users().change_role(me().shop_id, user_id, role):
-            abort(404)
+        try:
+            if not deps.users().change_role(me().shop_id, user_id, role):
+                abort(404)
+        except LastOwner:
+            return _users_page(deps, [f"{name} is the shop's last owner"]), 422
         flash(f"{name} is now {role}; they sign in again to carry on.")
         return redirect(url_for("staff_users"))
 
@@ -268,8 +271,11 @@ def _users(app: Flask, deps: Deps) -> None:
         if user_id == me().user_id:
             return _users_page(deps, [f"You cannot remove yourself: {KEEP_AN_OWNER}."]), 422
         name = _name_of(deps, user_id)
-        if not deps.users().remove(me().shop_id, user_id):
-            abort(404)
+        try:
+            if not deps.users().remove(me().shop_id, user_id):
+                abort(404)
+        except LastOwner:
+            return _users_page(deps, [f"{name} is the shop's last owner"]), 422
         flash(f"{name} removed: they can no longer sign in.")
         return redirect(url_for("staff_users"))
 

@@ -8,6 +8,11 @@ from services.gateway.service_layer.ports import Passwords, Users
 MIN_PASSWORD = 12
 
 
+class EmailTaken(ValueError):
+    field = "email"
+    reason = "is already in use by another account; choose another email"
+
+
 class WeakPassword(ValueError):
     field = "password"
     reason = f"must be at least {MIN_PASSWORD} characters"
@@ -49,4 +54,22 @@ def add_user(
         raise WeakPassword(WeakPassword.reason)
     user = new_user(shop_id, email, name, role)
     users.add(user, passwords.hash(password))
+    return user
+
+
+def invite(
+    shop_id: str,
+    email: str,
+    name: str,
+    role: Role,
+    password: str,
+    users: Users,
+    passwords: Passwords,
+) -> StaffUser:
+    """A new user of the shop; never one that already signs in (here or at another shop)."""
+    if len(password) < MIN_PASSWORD:
+        raise WeakPassword(WeakPassword.reason)
+    user = new_user(shop_id, email, name, role)
+    if not users.create(user, passwords.hash(password)):
+        raise EmailTaken(EmailTaken.reason)
     return user

@@ -17,6 +17,10 @@ class Users(abc.ABC):
     def add(self, user: StaffUser, password_hash: str) -> None: ...
 
     @abc.abstractmethod
+    def create(self, user: StaffUser, password_hash: str) -> bool:
+        """A new user only: False (nothing written) when the email already signs in."""
+
+    @abc.abstractmethod
     def of_shop(self, shop_id: str) -> list[StaffUser]: ...
 
     @abc.abstractmethod
@@ -29,10 +33,15 @@ class Users(abc.ABC):
 
     @abc.abstractmethod
     def change_role(self, shop_id: str, user_id: str, role: str) -> bool:
-        """False when the shop has no such user."""
+        """False when the shop has no such user; LastOwner when it would leave no owner."""
 
     @abc.abstractmethod
-    def remove(self, shop_id: str, user_id: str) -> bool: ...
+    def remove(self, shop_id: str, user_id: str) -> bool:
+        """False when the shop has no such user; LastOwner when it would leave no owner."""
+
+
+class LastOwner(Exception):
+    """Every shop keeps at least one owner (settings and refunds need one)."""
 
 
 class Passwords(abc.ABC):
