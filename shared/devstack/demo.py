@@ -310,7 +310,7 @@ def _until(done: Callable[[], bool], seconds: float) -> None:
 STAFF = [
     ("northwind-hvac", "owner@northwind.example", "Maria (owner)", "owner"),
     ("northwind-hvac", "office@northwind.example", "Olivia (office)", "office"),
-    ("northwind-hvac", "tech@northwind.example", "Tom (technician)", "technician"),
+    ("northwind-hvac", "tech@northwind.example", "Luis Ortega", "technician"),
     ("bluepeak-plumbing", "owner@bluepeak.example", "Ben (owner)", "owner"),
 ]
 STAFF_PASSWORD = "fieldpay-demo-password"

@@ -603,6 +603,9 @@ def test_only_the_owner_refunds_and_only_a_payment_of_that_invoice(
     app: Flask, invoicing: FakeInvoicing, payments: FakePayments
 ) -> None:
     invoicing.by_shop["shop-a"]["inv-a"].update(paid_cents=44_819, status="paid")
+    tech = signed_in(app, "tech@a.example")
+    tech_form = {"csrf_token": csrf_of(tech, "/my-jobs"), "charge_id": "ch-1", "amount": "1"}
+    assert tech.post("/invoices/inv-a/refunds", data=tech_form).status_code == 403
     office = signed_in(app, "office@a.example")
     assert "Refund (owner)" not in office.get("/invoices/inv-a").text
     token = csrf_of(office, "/invoices/inv-a")
