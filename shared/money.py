@@ -80,14 +80,15 @@ class BadAmount(ValueError):
 def parse_dollars(text: str) -> int:
     """What a person typed ("1,234.5", "$80", "0.99") as cents; BadAmount otherwise. The
     inverse of ``format_cents`` for amounts that are not negative."""
-    cleaned = text.strip().replace(",", "").removeprefix("$")
+    cleaned = text.strip().removeprefix("$")
     if DOLLARS.fullmatch(cleaned) is None or cleaned in ("", "."):
         raise BadAmount("an amount in dollars and cents, such as 125.50")
-    whole, _, part = cleaned.partition(".")
+    whole, _, part = cleaned.replace(",", "").partition(".")
     return int(whole or "0") * 100 + int(part.ljust(2, "0"))
 
 
-DOLLARS = re.compile(r"[0-9]{0,9}(\.[0-9]{0,2})?", re.ASCII)
+DOLLARS = re.compile(r"([0-9]{0,9}|[0-9]{1,3}(,[0-9]{3}){1,2})(\.[0-9]{0,2})?", re.ASCII)
+"""Digits (commas only between thousands), then at most two decimals."""
 
 
 def format_cents(cents: int, currency: str = "USD") -> str:

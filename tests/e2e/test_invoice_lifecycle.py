@@ -8,6 +8,7 @@ import json
 import threading
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from pypdf import PdfReader
@@ -62,6 +63,12 @@ def drafted_from_job(jobs: Api, invoicing: Api, **job: Any) -> dict[str, Any]:
     return ok(invoicing.get(f"/invoices/{summary['invoice_id']}"))
 
 
+def shop_today(invoicing: Api) -> date:
+    """Today where the shop is (due dates count from the shop's day, not the machine's)."""
+    zone = invoicing.get("/settings").json()["time_zone"]
+    return datetime.now(ZoneInfo(zone)).date()
+
+
 def test_three_ways_in_review_edit_send_and_the_topic(
     module_platform: RunningPlatform, module_settings: Any
 ) -> None:
@@ -74,7 +81,9 @@ def test_three_ways_in_review_edit_send_and_the_topic(
     assert (from_job["status"], from_job["source"]) == ("draft", "job")
     assert [line["kind"] for line in from_job["lines"]] == ["item", "item", "labor"]
     assert codes(from_job) == ["addresses_differ"]
-    assert from_job["review"]["due_date"] == (date.today() + timedelta(days=30)).isoformat()
+    assert (
+        from_job["review"]["due_date"] == (shop_today(invoicing) + timedelta(days=30)).isoformat()
+    )
 
     customer = create_customer(jobs, name="Estimate customer")
     estimate = ok(
@@ -123,7 +132,7 @@ def test_three_ways_in_review_edit_send_and_the_topic(
     )
     sent = ok(invoicing.post(f"/invoices/{invoice_id}/send"))
     assert sent["status"] == "sent" and sent["invoice_number"].startswith(
-        f"INV-{date.today().year}-"
+        f"INV-{shop_today(invoicing).year}-"
     )
     assert sent["due_date"] == "2030-01-31" and sent["pay_url"].split("/p/")[1]
     assert invoicing.post(f"/invoices/{invoice_id}/send").status_code == 409

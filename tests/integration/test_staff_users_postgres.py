@@ -52,8 +52,10 @@ def test_two_owners_demoting_each_other_at_once_leave_one_owner(service_db: Serv
             users.change_role("shop-a", user.user_id, "owner")
     assert users.version(two.user_id) > before  # each change of role ended their sessions
     assert users.current(two.user_id, before) is None
+    users.change_role("shop-a", one.user_id, "office")  # two stays the owner
     with pytest.raises(LastOwner):
-        users.change_role("shop-a", one.user_id, "office")
         users.remove("shop-a", two.user_id)
+    with pytest.raises(LastOwner):
+        users.change_role("shop-a", two.user_id, "technician")
     assert not users.remove("shop-b", one.user_id)  # another shop's user: nothing happens
     pool.close()

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from services.gateway.domain.access import StaffUser
-from services.gateway.service_layer.ports import LastOwner, Users
+from services.gateway.service_layer.ports import LastOwner, NameTaken, Users
 from services.invoicing.domain.model import Invoice
 from services.invoicing.domain.settings import ShopSettings
 from services.invoicing.service_layer import unit_of_work as invoicing_ports
@@ -422,6 +422,8 @@ class FakeUsers(Users):
     def create(self, user: StaffUser, password_hash: str) -> bool:
         if user.email in self.rows:
             return False
+        if any(u.name.lower() == user.name.lower() for u in self.of_shop(user.shop_id)):
+            raise NameTaken(user.name)
         self.add(user, password_hash)
         return True
 
@@ -442,6 +444,9 @@ class FakeUsers(Users):
     def version(self, user_id: str) -> int:
         return self.versions.get(user_id, 0)
 
+    def end_sessions(self, user_id: str) -> None:
+        self.versions[user_id] = self.versions.get(user_id, 0) + 1
+
     def change_role(self, shop_id: str, user_id: str, role: str) -> bool:
         found = self._by_id(user_id)
         if found is None or found.shop_id != shop_id:
@@ -449,7 +454,7 @@ class FakeUsers(Users):
         self._owners_stay(shop_id, user_id, role)
         changed = replace(found, role=role)  # type: ignore[arg-type]
         self.rows[found.email] = (changed, self.rows[found.email][1])
-        self.versions[user_id] += 1
+        self.versions[user_id] += int(role != found.role)
         return True
 
     def remove(self, shop_id: str, user_id: str) -> bool:

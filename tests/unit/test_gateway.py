@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 
 from services.gateway.adapters.argon import Argon2Passwords
 from services.gateway.domain.access import Role
-from services.gateway.entrypoints.flask_app import PUBLIC, build_app
+from services.gateway.entrypoints.flask_app import PUBLIC, build_app, while_signed_in
 from services.gateway.entrypoints.web import Deps
 from services.gateway.service_layer import auth
 from services.gateway.service_layer.ports import (
@@ -23,9 +23,11 @@ from services.gateway.service_layer.ports import (
     Jobs,
     NotFound,
     Notifications,
+    Page,
     Payments,
     Refused,
     Reporting,
+    ServiceDown,
     Work,
 )
 from tests.unit.fakes import FakeUsers
@@ -91,8 +93,11 @@ class FakeInvoicing(Invoicing):
             }
         ]
 
-    def invoices(self, shop_id: str, status: str | None) -> list[dict[str, Any]]:
-        """Summaries, as invoicing's list gives them."""
+    def invoices(self, shop_id: str, status: str | None, after: str | None = None) -> Page:
+        """Summaries, as invoicing's list gives them (one page: every list here is short)."""
+        return {"items": self._summaries(shop_id, status), "next": None}
+
+    def _summaries(self, shop_id: str, status: str | None) -> list[dict[str, Any]]:
         return [
             {
                 "invoice_id": i["invoice_id"],
@@ -135,13 +140,14 @@ class FakeInvoicing(Invoicing):
         found.update(status="sent", invoice_number="INV-2026-000001")
         return found
 
-    def search(self, shop_id: str, text: str) -> list[dict[str, Any]]:
-        return [
+    def search(self, shop_id: str, text: str, after: str | None = None) -> Page:
+        found = [
             i
             for status in ("draft", "sent", "paid")
-            for i in self.invoices(shop_id, status)
+            for i in self._summaries(shop_id, status)
             if text.lower() in i["customer_name"].lower()
         ]
+        return {"items": found, "next": "cursor-2" if after is None else None}
 
     def edit(
         self, shop_id: str, invoice_id: str, change: Change, body: dict[str, Any], actor: str
@@ -166,7 +172,7 @@ class FakeInvoicing(Invoicing):
     def settings(self, shop_id: str) -> dict[str, Any]:
         return {"name": shop_id, "card_max_cents": 500_000}
 
-    def save_settings(self, shop_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    def save_settings(self, shop_id: str, body: dict[str, Any], actor: str) -> dict[str, Any]:
         return body
 
 
@@ -186,7 +192,7 @@ class FakeNotifications(Notifications):
     def automations(self, shop_id: str) -> dict[str, Any]:
         return {"policies": {}, "quiet_hours_start": "20:00", "quiet_hours_end": "08:00"}
 
-    def save_automations(self, shop_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    def save_automations(self, shop_id: str, body: dict[str, Any], actor: str) -> dict[str, Any]:
         return body
 
 
@@ -208,6 +214,10 @@ class FakeReporting(Reporting):
         }
 
     def aging_csv(self, shop_id: str, as_of: str | None) -> tuple[str, bytes]:
+        if as_of == "2030-01-01":
+            raise Refused("invalid", ["as_of: must be today (2026-11-25) or earlier"])
+        if as_of == "2026-01-01":
+            raise ServiceDown("reporting")
         return "ar-aging-2026-11-25.csv", f"Customer,Total\nCustomer of {shop_id},150.00\n".encode()
 
     def aging_invoices(
@@ -246,8 +256,11 @@ class FakeJobs(Jobs):
         }
         self.work_done: list[tuple[str, str, str, dict[str, Any]]] = []
 
-    def customers(self, shop_id: str, text: str | None) -> list[dict[str, Any]]:
-        return [self.customer(shop_id, "c1")] if shop_id == "shop-a" else []
+    def customers(self, shop_id: str, text: str | None, after: str | None = None) -> Page:
+        return {
+            "items": [self.customer(shop_id, "c1")] if shop_id == "shop-a" else [],
+            "next": None,
+        }
 
     def customer(self, shop_id: str, customer_id: str) -> dict[str, Any]:
         if shop_id != "shop-a" or customer_id != "c1":
@@ -274,10 +287,19 @@ class FakeJobs(Jobs):
         self.customer(shop_id, customer_id)
 
     def jobs(
-        self, shop_id: str, status: str | None, technician: str | None, customer_id: str | None
-    ) -> list[dict[str, Any]]:
-        found = self.rows.get(shop_id, {}).values()
-        return [j for j in found if technician in (None, *j["technicians"])]
+        self,
+        shop_id: str,
+        status: str | None,
+        technician: str | None,
+        customer_id: str | None,
+        after: str | None = None,
+    ) -> Page:
+        found = [
+            j
+            for j in self.rows.get(shop_id, {}).values()
+            if technician in (None, *j["technicians"]) and status in (None, j["status"])
+        ]
+        return {"items": found, "next": None}
 
     def job(self, shop_id: str, job_id: str) -> dict[str, Any]:
         found = self.rows.get(shop_id, {}).get(job_id)
@@ -292,8 +314,9 @@ class FakeJobs(Jobs):
         self.job(shop_id, job_id)
         self.work_done.append((shop_id, job_id, step, body))
 
-    def approved_estimates(self, shop_id: str) -> list[dict[str, Any]]:
-        return [{"estimate_id": "est-1", "customer_id": "c1", "decided_at": "2026-11-20"}]
+    def approved_estimates(self, shop_id: str, after: str | None = None) -> Page:
+        estimate = {"estimate_id": "est-1", "customer_id": "c1", "decided_at": "2026-11-20"}
+        return {"items": [estimate] if shop_id == "shop-a" else [], "next": None}
 
 
 class FakePayments(Payments):
@@ -301,11 +324,13 @@ class FakePayments(Payments):
         self.refunds: list[tuple[str, str, int, str, str, str]] = []
 
     def payments(self, shop_id: str, invoice_id: str) -> list[dict[str, Any]]:
-        if shop_id != "shop-a":
+        """inv-a was paid with ch-1, inv-b (same shop) with ch-2."""
+        charge = {"inv-a": "ch-1", "inv-b": "ch-2"}.get(invoice_id)
+        if shop_id != "shop-a" or charge is None:
             return []
         return [
             {
-                "charge_id": "ch-1",
+                "charge_id": charge,
                 "method": "card",
                 "amount_cents": 44_819,
                 "status": "succeeded",
@@ -508,7 +533,7 @@ def test_the_live_stream_is_the_signed_in_users_shop_only(app: Flask) -> None:
     assert stream.mimetype == "text/event-stream"
     assert stream.get_data(as_text=True) == 'id: 42\nevent: invoice\ndata: {"shop": "shop-b"}\n\n'
     page = office.get("/invoices").get_data(as_text=True)
-    assert '<div id="live">' in page and "/static/live.js" in page
+    assert '<div id="live" data-src="/invoices">' in page and "/static/live.js" in page
 
 
 def test_the_invoice_page_nudges_voids_and_shows_its_timeline_and_pdf(
@@ -617,8 +642,8 @@ def test_only_the_owner_refunds_and_only_a_payment_of_that_invoice(
     form["csrf_token"] = csrf_of(owner, "/invoices/inv-a")
     assert owner.post("/invoices/inv-a/refunds", data=form).status_code == 302
     assert payments.refunds == [("shop-a", "ch-1", 10_000, "", "Owner", "form-key-1")]
-    stranger = owner.post("/invoices/inv-a/refunds", data={**form, "charge_id": "ch-other"})
-    assert stranger.status_code == 404 and len(payments.refunds) == 1
+    other_invoices = owner.post("/invoices/inv-a/refunds", data={**form, "charge_id": "ch-2"})
+    assert other_invoices.status_code == 404 and len(payments.refunds) == 1
 
 
 def test_a_technician_works_only_their_own_jobs_from_a_phone_page(
@@ -686,3 +711,44 @@ def test_a_role_change_ends_the_users_sessions(app: Flask, users: FakeUsers) -> 
     again = signed_in(app, "office@a.example")
     assert again.get("/invoices").status_code == 403  # now a technician
     users.change_role("shop-a", user.user_id, "office")
+
+
+def test_a_refusal_or_a_service_down_is_a_page_never_a_500(app: Flask) -> None:
+    office = signed_in(app, "office@a.example")
+    refused = office.get("/reports/ar-aging.csv?as_of=2030-01-01")
+    assert refused.status_code == 422 and "must be today" in refused.text
+    down = office.get("/reports/ar-aging.csv?as_of=2026-01-01")
+    assert down.status_code == 503 and "Try again shortly" in down.text
+    assert "Traceback" not in down.text
+
+
+def test_another_shops_user_reaches_none_of_this_shops_things(app: Flask, jobs: FakeJobs) -> None:
+    other = signed_in(app, "office@b.example")
+    token = csrf_of(other, "/invoices")
+    for path in ("/invoices/inv-a", "/customers/c1", "/jobs/job-tech", "/jobs/job-other"):
+        assert other.get(path).status_code == 404, path
+    posts = {
+        "/invoices/inv-a/lines/line-1": {"description": "x", "quantity": "1", "unit_price": "1"},
+        "/invoices/inv-a/notes": {"text": "hello"},
+        "/invoices/inv-a/bill-to": PLACE,
+        "/customers/c1/locations": {"name": "Shed", **PLACE},
+        "/customers/c1/jobs": {},
+        "/jobs/job-tech/items": {"description": "x", "quantity": "1", "unit_price": "1"},
+        "/jobs/job-tech/close": {},
+    }
+    for path, form in posts.items():
+        assert other.post(path, data={"csrf_token": token, **form}).status_code == 404, path
+    made = other.post("/invoices/new", data={"csrf_token": token, "customer_id": "c1"})
+    assert made.status_code == 422  # shop-a's customer is not one of shop-b's
+    assert jobs.work_done == []
+    assert "Dana Whitfield" not in other.get("/customers").text
+
+
+def test_a_live_stream_stops_when_the_session_ends() -> None:
+    chunks = iter(["id: 1\nevent: invoice\n\n", ": still here\n\n", "id: 2\nevent: invoice\n\n"])
+    signed_in_still = [True]
+    heard = []
+    for chunk in while_signed_in(chunks, lambda: signed_in_still[0]):
+        heard.append(chunk)
+        signed_in_still[0] = False  # the user is removed while the page is open
+    assert heard == ["id: 1\nevent: invoice\n\n"]

@@ -22,6 +22,7 @@ from services.gateway.service_layer.ports import (
     Invoicing,
     Jobs,
     Notifications,
+    Page,
     Passwords,
     Payments,
     Refused,
@@ -67,7 +68,7 @@ class FakeInvoicing(Invoicing):
     def settings(self, shop_id: str) -> dict[str, Any]:
         return dict(self.saved)
 
-    def save_settings(self, shop_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    def save_settings(self, shop_id: str, body: dict[str, Any], actor: str) -> dict[str, Any]:
         fields = ("name", "number_prefix", "card_max_cents", "logo_url", "color", "time_zone")
         assert sorted(body) == sorted(fields), body
         if body["time_zone"] == "Mars/Olympus":
@@ -75,7 +76,7 @@ class FakeInvoicing(Invoicing):
         self.saved.update(body)
         return self.saved
 
-    def invoices(self, shop_id: str, status: str | None) -> list[dict[str, Any]]:
+    def invoices(self, shop_id: str, status: str | None, after: str | None = None) -> Page:
         raise NotUsed
 
     def invoice(self, shop_id: str, invoice_id: str) -> dict[str, Any]:
@@ -93,7 +94,7 @@ class FakeInvoicing(Invoicing):
     def pdf(self, shop_id: str, invoice_id: str) -> bytes:
         raise NotUsed
 
-    def search(self, shop_id: str, text: str) -> list[dict[str, Any]]:
+    def search(self, shop_id: str, text: str, after: str | None = None) -> Page:
         raise NotUsed
 
     def edit(
@@ -128,7 +129,7 @@ class FakeNotifications(Notifications):
     def automations(self, shop_id: str) -> dict[str, Any]:
         return self.saved
 
-    def save_automations(self, shop_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    def save_automations(self, shop_id: str, body: dict[str, Any], actor: str) -> dict[str, Any]:
         for kind, found in body["policies"].items():
             for n, step in enumerate(found["steps"]):
                 if "{link}" not in step["message"]:
@@ -142,7 +143,7 @@ class FakeNotifications(Notifications):
 
 
 class FakeJobs(Jobs):
-    def customers(self, shop_id: str, text: str | None) -> list[dict[str, Any]]:
+    def customers(self, shop_id: str, text: str | None, after: str | None = None) -> Page:
         raise NotUsed
 
     def customer(self, shop_id: str, customer_id: str) -> dict[str, Any]:
@@ -158,8 +159,13 @@ class FakeJobs(Jobs):
         raise NotUsed
 
     def jobs(
-        self, shop_id: str, status: str | None, technician: str | None, customer_id: str | None
-    ) -> list[dict[str, Any]]:
+        self,
+        shop_id: str,
+        status: str | None,
+        technician: str | None,
+        customer_id: str | None,
+        after: str | None = None,
+    ) -> Page:
         raise NotUsed
 
     def job(self, shop_id: str, job_id: str) -> dict[str, Any]:
@@ -171,7 +177,7 @@ class FakeJobs(Jobs):
     def work(self, shop_id: str, job_id: str, step: Work, body: dict[str, Any]) -> None:
         raise NotUsed
 
-    def approved_estimates(self, shop_id: str) -> list[dict[str, Any]]:
+    def approved_estimates(self, shop_id: str, after: str | None = None) -> Page:
         raise NotUsed
 
 

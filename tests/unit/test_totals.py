@@ -11,11 +11,13 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from shared.money import (
+    BadAmount,
     LineAmounts,
     Totals,
     format_cents,
     invoice_totals,
     line_amounts,
+    parse_dollars,
     to_cents,
 )
 
@@ -236,3 +238,19 @@ def test_format_cents_round_trips_to_the_same_number_of_cents(cents: int) -> Non
     assert len(part) == 2
     assert (-1 if negative else 1) * (int(whole) * 100 + int(part)) == cents
     assert negative == (cents < 0)
+
+
+@pytest.mark.parametrize(
+    ("typed", "cents"),
+    [("1,234.5", 123_450), ("$80", 8_000), ("0.99", 99), (".5", 50), (" 12 ", 1_200),
+     ("1,234,567.89", 123_456_789)],
+)  # fmt: skip
+def test_dollars_typed_by_staff_become_cents(typed: str, cents: int) -> None:
+    assert parse_dollars(typed) == cents
+    assert parse_dollars(format_cents(cents)) == cents  # what the app shows reads back the same
+
+
+@pytest.mark.parametrize("typed", ["12,34", "1,2345", "1.234", "-1", "1e3", "", ".", "١٢", ",5"])
+def test_anything_else_is_not_an_amount(typed: str) -> None:
+    with pytest.raises(BadAmount):
+        parse_dollars(typed)

@@ -6,7 +6,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from services.gateway.domain.access import StaffUser
-from services.gateway.service_layer.ports import LastOwner, Users
+from services.gateway.service_layer.ports import LastOwner, NameTaken, Users
 
 COLUMNS = "user_id, shop_id, email, name, role"
 
@@ -35,12 +35,15 @@ class PooledUsers(Users):
             )
 
     def create(self, user: StaffUser, password_hash: str) -> bool:
-        with self.pool.connection() as conn:
-            made = conn.execute(
-                "INSERT INTO users (user_id, shop_id, email, name, role, password_hash)"
-                " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (email) DO NOTHING",
-                (user.user_id, user.shop_id, user.email, user.name, user.role, password_hash),
-            ).rowcount
+        try:
+            with self.pool.connection() as conn:
+                made = conn.execute(
+                    "INSERT INTO users (user_id, shop_id, email, name, role, password_hash)"
+                    " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (email) DO NOTHING",
+                    (user.user_id, user.shop_id, user.email, user.name, user.role, password_hash),
+                ).rowcount
+        except psycopg.errors.UniqueViolation as exc:  # the other unique rule: the name
+            raise NameTaken(user.name) from exc
         return bool(made)
 
     def of_shop(self, shop_id: str) -> list[StaffUser]:
@@ -64,6 +67,13 @@ class PooledUsers(Users):
                 "SELECT session_version FROM users WHERE user_id = %s", (user_id,)
             ).fetchone()
         return int(row[0]) if row else 0
+
+    def end_sessions(self, user_id: str) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(
+                "UPDATE users SET session_version = session_version + 1 WHERE user_id = %s",
+                (user_id,),
+            )
 
     def change_role(self, shop_id: str, user_id: str, role: str) -> bool:
         with self.pool.connection() as conn:
@@ -94,7 +104,8 @@ def _owners_stay(conn: psycopg.Connection, shop_id: str, user_id: str, role: str
     owners = {
         row[0]
         for row in conn.execute(
-            "SELECT user_id FROM users WHERE shop_id = %s AND role = 'owner' FOR UPDATE",
+            "SELECT user_id FROM users WHERE shop_id = %s AND role = 'owner'"
+            " ORDER BY user_id FOR UPDATE",
             (shop_id,),
         )
     }

@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+import requests.adapters
 
 from services.gateway.service_layer.ports import (
     Change,
@@ -13,13 +14,18 @@ from services.gateway.service_layer.ports import (
     Jobs,
     NotFound,
     Notifications,
+    Page,
     Payments,
     Refused,
     Reporting,
+    ServiceDown,
     Work,
 )
 
 TIMEOUT = 10
+PAGE = 50
+POOL = 64
+"""Connections kept per service: one per request thread of the web process."""
 
 
 class Service:
@@ -29,6 +35,9 @@ class Service:
         self.base = base_url.rstrip("/")
         self.http = requests.Session()
         self.http.headers["Authorization"] = f"Bearer {token}"
+        pooled = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=POOL)
+        self.http.mount("http://", pooled)
+        self.http.mount("https://", pooled)
 
     def _call(
         self, method: str, path: str, shop_id: str, actor: str = "", **kwargs: Any
@@ -37,22 +46,42 @@ class Service:
         result: dict[str, Any] = answer.json()
         return result
 
+    def _page(self, path: str, shop_id: str, **params: str | None) -> Page:
+        """One page of a list (``limit`` items after the cursor ``after``)."""
+        wanted = {k: v for k, v in params.items() if v} | {"limit": str(PAGE)}
+        return self._call("GET", path, shop_id, params=wanted)
+
     def _raw(
         self, method: str, path: str, shop_id: str, actor: str = "", **kwargs: Any
     ) -> requests.Response:
         headers = {"X-Shop-Id": shop_id, **({"X-Actor": actor} if actor else {})}
         headers |= kwargs.pop("headers", {})
-        answer = self.http.request(
-            method, self.base + path, headers=headers, timeout=TIMEOUT, **kwargs
-        )
+        try:
+            answer = self.http.request(
+                method, self.base + path, headers=headers, timeout=TIMEOUT, **kwargs
+            )
+        except requests.RequestException as exc:
+            raise ServiceDown(self.base) from exc
         if answer.status_code == 404:
             raise NotFound(path)
-        if answer.status_code in (400, 409, 422):
-            body = answer.json()
-            reasons = [f"{f['field']}: {f['reason']}" for f in body.get("fields", [])]
-            raise Refused(body.get("message", "refused"), reasons)
-        answer.raise_for_status()
+        if answer.status_code in REFUSALS:
+            raise _refusal(answer)
+        if not answer.ok:
+            raise ServiceDown(f"{self.base} answered {answer.status_code}")
         return answer
+
+
+REFUSALS = (400, 409, 413, 422)
+
+
+def _refusal(answer: requests.Response) -> Refused:
+    """The service's reasons, field by field (any body that is not its JSON: a plain reason)."""
+    try:
+        body = answer.json()
+        reasons = [f"{f['field']}: {f['reason']}" for f in body.get("fields", [])]
+        return Refused(str(body.get("message") or "refused"), reasons)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return Refused(f"refused ({answer.status_code})", [])
 
 
 def _id(value: str) -> str:
@@ -60,11 +89,8 @@ def _id(value: str) -> str:
 
 
 class HttpInvoicing(Service, Invoicing):
-    def invoices(self, shop_id: str, status: str | None) -> list[dict[str, Any]]:
-        params = {"status": status, "limit": 100} if status else {"limit": 100}
-        answer = self._call("GET", "/invoices", shop_id, params=params)
-        items: list[dict[str, Any]] = answer["items"]
-        return items
+    def invoices(self, shop_id: str, status: str | None, after: str | None = None) -> Page:
+        return self._page("/invoices", shop_id, status=status, after=after)
 
     def invoice(self, shop_id: str, invoice_id: str) -> dict[str, Any]:
         return self._call("GET", f"/invoices/{_id(invoice_id)}", shop_id)
@@ -86,11 +112,8 @@ class HttpInvoicing(Service, Invoicing):
     def pdf(self, shop_id: str, invoice_id: str) -> bytes:
         return self._raw("GET", f"/invoices/{_id(invoice_id)}/pdf", shop_id).content
 
-    def search(self, shop_id: str, text: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = self._call(
-            "GET", "/invoices", shop_id, params={"q": text, "limit": 100}
-        )["items"]
-        return items
+    def search(self, shop_id: str, text: str, after: str | None = None) -> Page:
+        return self._page("/invoices", shop_id, q=text, after=after)
 
     def edit(
         self, shop_id: str, invoice_id: str, change: Change, body: dict[str, Any], actor: str
@@ -110,8 +133,8 @@ class HttpInvoicing(Service, Invoicing):
     def settings(self, shop_id: str) -> dict[str, Any]:
         return self._call("GET", "/settings", shop_id)
 
-    def save_settings(self, shop_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        return self._call("PUT", "/settings", shop_id, json=body)
+    def save_settings(self, shop_id: str, body: dict[str, Any], actor: str) -> dict[str, Any]:
+        return self._call("PUT", "/settings", shop_id, actor=actor, json=body)
 
 
 EDITS: dict[Change, tuple[str, str]] = {
@@ -127,13 +150,8 @@ EDITS: dict[Change, tuple[str, str]] = {
 
 
 class HttpJobs(Service, Jobs):
-    def _items(self, path: str, shop_id: str, **params: str | None) -> list[dict[str, Any]]:
-        wanted = {k: v for k, v in params.items() if v} | {"limit": "100"}
-        items: list[dict[str, Any]] = self._call("GET", path, shop_id, params=wanted)["items"]
-        return items
-
-    def customers(self, shop_id: str, text: str | None) -> list[dict[str, Any]]:
-        return self._items("/customers", shop_id, name=text)
+    def customers(self, shop_id: str, text: str | None, after: str | None = None) -> Page:
+        return self._page("/customers", shop_id, name=text, after=after)
 
     def customer(self, shop_id: str, customer_id: str) -> dict[str, Any]:
         return self._call("GET", f"/customers/{_id(customer_id)}", shop_id)
@@ -142,16 +160,29 @@ class HttpJobs(Service, Jobs):
         return self._call("POST", "/customers", shop_id, json=body)
 
     def locations(self, shop_id: str, customer_id: str) -> list[dict[str, Any]]:
-        return self._items(f"/customers/{_id(customer_id)}/locations", shop_id)
+        items: list[dict[str, Any]] = self._page(
+            f"/customers/{_id(customer_id)}/locations", shop_id
+        )["items"]
+        return items
 
     def add_location(self, shop_id: str, customer_id: str, body: dict[str, Any]) -> None:
         self._call("POST", f"/customers/{_id(customer_id)}/locations", shop_id, json=body)
 
     def jobs(
-        self, shop_id: str, status: str | None, technician: str | None, customer_id: str | None
-    ) -> list[dict[str, Any]]:
-        return self._items(
-            "/jobs", shop_id, status=status, technician=technician, customer_id=customer_id
+        self,
+        shop_id: str,
+        status: str | None,
+        technician: str | None,
+        customer_id: str | None,
+        after: str | None = None,
+    ) -> Page:
+        return self._page(
+            "/jobs",
+            shop_id,
+            status=status,
+            technician=technician,
+            customer_id=customer_id,
+            after=after,
         )
 
     def job(self, shop_id: str, job_id: str) -> dict[str, Any]:
@@ -163,8 +194,8 @@ class HttpJobs(Service, Jobs):
     def work(self, shop_id: str, job_id: str, step: Work, body: dict[str, Any]) -> None:
         self._call("POST", f"/jobs/{_id(job_id)}/{step}", shop_id, json=body or None)
 
-    def approved_estimates(self, shop_id: str) -> list[dict[str, Any]]:
-        return self._items("/estimates", shop_id, status="approved")
+    def approved_estimates(self, shop_id: str, after: str | None = None) -> Page:
+        return self._page("/estimates", shop_id, status="approved", after=after)
 
 
 class HttpPayments(Service, Payments):
@@ -196,8 +227,8 @@ class HttpNotifications(Service, Notifications):
     def automations(self, shop_id: str) -> dict[str, Any]:
         return self._call("GET", "/settings/automations", shop_id)
 
-    def save_automations(self, shop_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        return self._call("PUT", "/settings/automations", shop_id, json=body)
+    def save_automations(self, shop_id: str, body: dict[str, Any], actor: str) -> dict[str, Any]:
+        return self._call("PUT", "/settings/automations", shop_id, actor=actor, json=body)
 
 
 class HttpReporting(Service, Reporting):

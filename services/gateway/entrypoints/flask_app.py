@@ -7,7 +7,7 @@ The user's shop is the only shop any call is made for."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -21,9 +21,9 @@ from werkzeug.wrappers import Response as Redirect
 
 from services.gateway.domain.access import StaffUser
 from services.gateway.entrypoints import invoice_pages, report_pages, settings_pages, work_pages
-from services.gateway.entrypoints.web import Deps, requires
+from services.gateway.entrypoints.web import Deps, next_page, requires
 from services.gateway.service_layer import auth
-from services.gateway.service_layer.ports import NotFound, Users
+from services.gateway.service_layer.ports import NotFound, Refused, ServiceDown, Users
 from shared.money import format_cents
 
 HOME = Path(__file__).resolve().parent.parent
@@ -60,7 +60,7 @@ def build_app(deps: Deps, secret_key: str, secure_cookie: bool = False) -> Flask
     for pages in (invoice_pages, work_pages, report_pages, settings_pages):
         pages.register(app, deps)
     app.jinja_env.filters["money"] = format_cents
-    app.jinja_env.globals["inbox_url"] = deps.inbox_url
+    app.jinja_env.globals.update(inbox_url=deps.inbox_url, next_page=next_page)
     return app
 
 
@@ -116,6 +116,16 @@ def _errors(app: Flask) -> None:
         title, message = MESSAGES[404]
         return render_template("error.html", title=title, message=message), 404
 
+    @app.errorhandler(Refused)
+    def refused(exc: Refused) -> tuple[str, int]:
+        message = "; ".join(exc.reasons or [str(exc)])
+        return render_template("error.html", title="Not possible", message=message), 422
+
+    @app.errorhandler(ServiceDown)
+    def down(exc: ServiceDown) -> tuple[str, int]:
+        message = "A part of FieldPay is not answering right now. Nothing was lost: try again."
+        return render_template("error.html", title="Try again shortly", message=message), 503
+
 
 def _safe_next(target: str | None) -> str:
     """Only a plain path on this site: no scheme, no host, no backslash, no whitespace or control
@@ -166,6 +176,8 @@ def _pages(app: Flask, deps: Deps) -> None:
 
     @app.post("/signout")
     def signout() -> Redirect:
+        """Ends every session of the user (a copied cookie stops working too)."""
+        deps.users().end_sessions(cast(StaffUser, g.user).user_id)
         session.clear()
         return redirect(url_for("signin"))
 
@@ -181,8 +193,21 @@ def _pages(app: Flask, deps: Deps) -> None:
         user = cast(StaffUser, g.user)
         last = request.headers.get("Last-Event-ID", "")
         stream = deps.live(user.shop_id, int(last) if last.isdigit() else None)
+        version = session["version"]
         headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-        return Response(stream, mimetype="text/event-stream", headers=headers)
+        still = lambda: deps.users().current(user.user_id, version) is not None  # noqa: E731
+        return Response(
+            while_signed_in(stream, still), mimetype="text/event-stream", headers=headers
+        )
+
+
+def while_signed_in(stream: Iterator[str], still: Callable[[], bool]) -> Iterator[str]:
+    """The stream until the session ends (checked at each keep-alive, every 15 s): a removed or
+    demoted user stops hearing the shop's changes."""
+    for chunk in stream:
+        if chunk.startswith(":") and not still():
+            return
+        yield chunk
 
 
 def create() -> Flask:

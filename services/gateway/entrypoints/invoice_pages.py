@@ -16,6 +16,7 @@ from services.gateway.entrypoints.web import (
     address,
     cents,
     me,
+    names_of,
     requires,
     text,
 )
@@ -49,17 +50,17 @@ def _lists(app: Flask, deps: Deps) -> None:
     @requires("invoices")
     def invoices() -> str:
         wanted = request.args.get("q", "").strip()[:100]
+        after = request.args.get("after") or None
         if wanted:
-            items = deps.invoicing().search(me().shop_id, wanted)
-            return render_template(
-                "invoices.html", title=f"Invoices matching “{wanted}”", items=items, q=wanted
-            )
+            page = deps.invoicing().search(me().shop_id, wanted, after)
+            title = f"Invoices matching “{wanted}”"
+            return render_template("invoices.html", title=title, page=page, q=wanted, status="")
         status = request.args.get("status") or "draft"
         if status not in STATUSES:
             abort(404)
-        items = deps.invoicing().invoices(me().shop_id, status)
+        page = deps.invoicing().invoices(me().shop_id, status, after)
         title = "Ready to send" if status == "draft" else f"Invoices: {status.replace('_', ' ')}"
-        return render_template("invoices.html", title=title, items=items, status=status, q="")
+        return render_template("invoices.html", title=title, page=page, status=status, q="")
 
 
 def _review(app: Flask, deps: Deps) -> None:
@@ -226,34 +227,31 @@ def _new(app: Flask, deps: Deps) -> None:
     @requires("invoices")
     def new_invoice() -> Any:
         user = me()
-        customers = deps.jobs().customers(user.shop_id, None)
+        chosen = request.values.get("customer_id", "")
         if request.method == "GET":
-            return _new_page(customers, request.args.get("customer_id", ""), [])
-        chosen = request.form.get("customer_id", "")
+            return _new_page(deps, chosen, [])
         try:
             customer = deps.jobs().customer(user.shop_id, chosen)
         except NotFound:
-            return _new_page(customers, chosen, ["customer: choose one of the shop's"]), 422
+            return _new_page(deps, chosen, ["customer: choose one of the shop's"]), 422
         try:
             body = {
                 "customer": snapshot(customer),
                 "service_address": customer["billing_address"],
-                "lines": [{**line_form(), "taxable": request.form.get("taxable") == "on"}],
+                "lines": [line_form()],
             }
             made = deps.invoicing().create(user.shop_id, body, user.name)
         except FIELD_ERRORS as exc:
-            return _new_page(customers, chosen, exc.reasons or [str(exc)]), 422
+            return _new_page(deps, chosen, exc.reasons or [str(exc)]), 422
         flash("Draft made: review it, then Send.")
         return redirect(url_for("invoice", invoice_id=made["invoice_id"]))
 
     @app.get("/estimates")
     @requires("invoices")
     def estimates() -> str:
-        items = deps.jobs().approved_estimates(me().shop_id)
-        names = {c["customer_id"]: c["name"] for c in deps.jobs().customers(me().shop_id, None)}
-        return render_template(
-            "estimates.html", title="Approved estimates", items=items, names=names
-        )
+        page = deps.jobs().approved_estimates(me().shop_id, request.args.get("after") or None)
+        names = names_of(deps, page["items"])
+        return render_template("estimates.html", title="Approved estimates", page=page, names=names)
 
     @app.post("/estimates/<estimate_id>/invoice")
     @requires("invoices")
@@ -286,12 +284,21 @@ def snapshot(customer: dict[str, Any]) -> dict[str, Any]:
     return {k: customer[k] for k in SNAPSHOT if k in customer}
 
 
-def _new_page(customers: list[dict[str, Any]], chosen: str, refused: list[str]) -> str:
+def _new_page(deps: Deps, chosen: str, refused: list[str]) -> str:
+    """The customer is found by name (a shop has thousands); one already chosen stays chosen."""
+    wanted = request.args.get("q", "").strip()[:100] or None
+    customers = deps.jobs().customers(me().shop_id, wanted)["items"]
+    if chosen and all(c["customer_id"] != chosen for c in customers):
+        try:
+            customers.insert(0, deps.jobs().customer(me().shop_id, chosen))
+        except NotFound:
+            chosen = ""
     return render_template(
         "invoice_new.html",
         title="New invoice",
         customers=customers,
         chosen=chosen,
+        q=wanted or "",
         refused=refused,
         form=request.form,
     )

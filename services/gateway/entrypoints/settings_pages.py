@@ -61,7 +61,7 @@ def _automations(app: Flask, deps: Deps) -> None:
         if request.method == "GET":
             return _automations_page(deps.notifications().automations(shop))
         try:
-            deps.notifications().save_automations(shop, automations_body())
+            deps.notifications().save_automations(shop, automations_body(), me().name)
         except REFUSALS as exc:
             reasons = [friendly(r) for r in exc.reasons or [str(exc)]]
             return _automations_page(typed_automations(), reasons), 422
@@ -154,7 +154,7 @@ def _payments(app: Flask, deps: Deps) -> None:
         if request.method == "GET":
             return _payments_page(current, shown_payments(current))
         try:
-            deps.invoicing().save_settings(shop, payments_body(current))
+            deps.invoicing().save_settings(shop, payments_body(current), me().name)
         except REFUSALS as exc:
             return _payments_page(current, request.form.to_dict(), exc.reasons or [str(exc)]), 422
         flash("Payment settings saved.")
@@ -240,7 +240,7 @@ def _users(app: Flask, deps: Deps) -> None:
                 deps.users(),
                 deps.passwords(),
             )
-        except (auth.WeakPassword, auth.EmailTaken) as exc:
+        except (auth.WeakPassword, auth.EmailTaken, auth.NameInUse) as exc:
             return _users_page(deps, [f"{exc.field}: {exc}"], request.form), 422
         except FormError as exc:
             return _users_page(deps, exc.reasons, request.form), 422

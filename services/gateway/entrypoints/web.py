@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar, cast
+from urllib.parse import urlencode
 
 from flask import abort, g, request
 
@@ -14,6 +15,7 @@ from services.gateway.domain.access import Area, StaffUser
 from services.gateway.service_layer.ports import (
     Invoicing,
     Jobs,
+    NotFound,
     Notifications,
     Passwords,
     Payments,
@@ -89,9 +91,28 @@ def cents(name: str, required: bool = True) -> int | None:
 
 
 def address(prefix: str = "") -> dict[str, str]:
-    """An address block of a form (fields line1, line2, city, region, postal_code)."""
+    """An address block of a form (fields line1, line2, city, region, postal_code, country)."""
     found = {
         part: text(prefix + part, 200, required=part != "line2")
         for part in ("line1", "line2", "city", "region", "postal_code")
     }
+    if country := text(prefix + "country", 2).upper():
+        found["country"] = country  # kept as it was unless changed (the service checks it)
     return {k: v for k, v in found.items() if v or k != "line2"}
+
+
+def names_of(deps: Deps, rows: list[dict[str, Any]]) -> dict[str, str]:
+    """The names of the customers these rows name (one lookup per customer on the page)."""
+    names = {}
+    for customer_id in {row["customer_id"] for row in rows}:
+        try:
+            names[customer_id] = deps.jobs().customer(me().shop_id, customer_id)["name"]
+        except NotFound:
+            names[customer_id] = "(removed customer)"
+    return names
+
+
+def next_page(cursor: str) -> str:
+    """This page's address with the next page's cursor (the other filters kept)."""
+    args = {k: v for k, v in request.args.items() if k != "after"}
+    return request.path + "?" + urlencode({**args, "after": cursor})

@@ -14,6 +14,7 @@ from services.gateway.entrypoints.web import (
     address,
     cents,
     me,
+    names_of,
     requires,
     text,
 )
@@ -47,9 +48,9 @@ def _customers(app: Flask, deps: Deps) -> None:
                 flash(f"Customer {made['name']} added.")
                 return redirect(url_for("customer", customer_id=made["customer_id"]))
         wanted = request.args.get("q", "").strip()[:100] or None
-        items = deps.jobs().customers(me().shop_id, wanted)
+        found = deps.jobs().customers(me().shop_id, wanted, request.args.get("after") or None)
         page = render_template(
-            "customers.html", title="Customers", items=items, q=wanted or "", refused=refused
+            "customers.html", title="Customers", page=found, q=wanted or "", refused=refused
         )
         return (page, 422) if refused else page
 
@@ -119,7 +120,7 @@ def _customer_page(deps: Deps, customer_id: str, refused: list[str]) -> str:
         title=found["name"],
         customer=found,
         locations=deps.jobs().locations(shop, customer_id),
-        jobs=deps.jobs().jobs(shop, None, None, customer_id),
+        jobs=deps.jobs().jobs(shop, None, None, customer_id, request.args.get("after") or None),
         refused=refused,
         form=request.form,
     )
@@ -132,10 +133,10 @@ def _jobs(app: Flask, deps: Deps) -> None:
         status = request.args.get("status") or "scheduled"
         if status not in JOB_STATUSES:
             abort(404)
-        items = deps.jobs().jobs(me().shop_id, status, None, None)
-        names = _names(deps)
+        page = deps.jobs().jobs(me().shop_id, status, None, None, request.args.get("after") or None)
+        names = names_of(deps, page["items"])
         title = f"Jobs: {status.replace('_', ' ')}"
-        return render_template("jobs.html", title=title, items=items, status=status, names=names)
+        return render_template("jobs.html", title=title, page=page, status=status, names=names)
 
     @app.get("/my-jobs")
     @requires("own_jobs")
@@ -144,7 +145,7 @@ def _jobs(app: Flask, deps: Deps) -> None:
         items = [
             job
             for status in ("in_progress", "scheduled")
-            for job in deps.jobs().jobs(user.shop_id, status, user.name, None)
+            for job in deps.jobs().jobs(user.shop_id, status, user.name, None)["items"]
         ]
         return render_template("my_jobs.html", title="My jobs", items=items)
 
@@ -214,7 +215,3 @@ def _job_page(deps: Deps, job_id: str, refused: list[str]) -> str:
         refused=refused,
         form=request.form,
     )
-
-
-def _names(deps: Deps) -> dict[str, str]:
-    return {c["customer_id"]: c["name"] for c in deps.jobs().customers(me().shop_id, None)}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.gateway.domain.access import Role, StaffUser, new_user, normal_email
-from services.gateway.service_layer.ports import Passwords, Users
+from services.gateway.service_layer.ports import NameTaken, Passwords, Users
 
 MIN_PASSWORD = 12
 
@@ -11,6 +11,11 @@ MIN_PASSWORD = 12
 class EmailTaken(ValueError):
     field = "email"
     reason = "is already in use by another account; choose another email"
+
+
+class NameInUse(ValueError):
+    field = "name"
+    reason = "another user of the shop has this name (jobs name their technicians)"
 
 
 class WeakPassword(ValueError):
@@ -70,6 +75,12 @@ def invite(
     if len(password) < MIN_PASSWORD:
         raise WeakPassword(WeakPassword.reason)
     user = new_user(shop_id, email, name, role)
-    if not users.create(user, passwords.hash(password)):
+    if any(u.name.lower() == user.name.lower() for u in users.of_shop(shop_id)):
+        raise NameInUse(NameInUse.reason)
+    try:
+        made = users.create(user, passwords.hash(password))
+    except NameTaken as exc:  # the same name added a moment ago
+        raise NameInUse(NameInUse.reason) from exc
+    if not made:
         raise EmailTaken(EmailTaken.reason)
     return user

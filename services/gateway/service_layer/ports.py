@@ -7,6 +7,9 @@ from typing import Any, Literal
 
 from services.gateway.domain.access import StaffUser
 
+Page = dict[str, Any]
+"""A page of a list: ``items`` and ``next`` (the cursor of the next page, or None)."""
+
 
 class Users(abc.ABC):
     @abc.abstractmethod
@@ -18,7 +21,8 @@ class Users(abc.ABC):
 
     @abc.abstractmethod
     def create(self, user: StaffUser, password_hash: str) -> bool:
-        """A new user only: False (nothing written) when the email already signs in."""
+        """A new user only: False (nothing written) when the email already signs in; NameTaken
+        when the shop has a user of that name."""
 
     @abc.abstractmethod
     def of_shop(self, shop_id: str) -> list[StaffUser]: ...
@@ -32,12 +36,20 @@ class Users(abc.ABC):
     def version(self, user_id: str) -> int: ...
 
     @abc.abstractmethod
+    def end_sessions(self, user_id: str) -> None:
+        """Every session of the user ends (signing out signs out everywhere)."""
+
+    @abc.abstractmethod
     def change_role(self, shop_id: str, user_id: str, role: str) -> bool:
         """False when the shop has no such user; LastOwner when it would leave no owner."""
 
     @abc.abstractmethod
     def remove(self, shop_id: str, user_id: str) -> bool:
         """False when the shop has no such user; LastOwner when it would leave no owner."""
+
+
+class NameTaken(Exception):
+    """Another user of the shop has this name (a technician's jobs are found by their name)."""
 
 
 class LastOwner(Exception):
@@ -56,6 +68,10 @@ class NotFound(Exception):
     """The service has no such thing for this shop (another shop's looks the same)."""
 
 
+class ServiceDown(Exception):
+    """The service did not answer (down, timed out, or failed): try again shortly."""
+
+
 class Refused(Exception):
     """The service refused the command; ``reasons`` say why, field by field."""
 
@@ -68,7 +84,8 @@ class Invoicing(abc.ABC):
     """The invoicing service's HTTP API, as the signed-in user's shop."""
 
     @abc.abstractmethod
-    def invoices(self, shop_id: str, status: str | None) -> list[dict[str, Any]]: ...
+    def invoices(self, shop_id: str, status: str | None, after: str | None = None) -> Page:
+        """Oldest first (the queue's order), a page at a time."""
 
     @abc.abstractmethod
     def invoice(self, shop_id: str, invoice_id: str) -> dict[str, Any]: ...
@@ -86,7 +103,7 @@ class Invoicing(abc.ABC):
     def pdf(self, shop_id: str, invoice_id: str) -> bytes: ...
 
     @abc.abstractmethod
-    def search(self, shop_id: str, text: str) -> list[dict[str, Any]]:
+    def search(self, shop_id: str, text: str, after: str | None = None) -> Page:
         """Any status, by part of the number or the customer's name."""
 
     @abc.abstractmethod
@@ -107,7 +124,7 @@ class Invoicing(abc.ABC):
     def settings(self, shop_id: str) -> dict[str, Any]: ...
 
     @abc.abstractmethod
-    def save_settings(self, shop_id: str, body: dict[str, Any]) -> dict[str, Any]: ...
+    def save_settings(self, shop_id: str, body: dict[str, Any], actor: str) -> dict[str, Any]: ...
 
 
 Change = Literal[
@@ -120,7 +137,7 @@ class Jobs(abc.ABC):
     """The jobs service's HTTP API: customers, their places, jobs and estimates."""
 
     @abc.abstractmethod
-    def customers(self, shop_id: str, text: str | None) -> list[dict[str, Any]]: ...
+    def customers(self, shop_id: str, text: str | None, after: str | None = None) -> Page: ...
 
     @abc.abstractmethod
     def customer(self, shop_id: str, customer_id: str) -> dict[str, Any]: ...
@@ -136,8 +153,13 @@ class Jobs(abc.ABC):
 
     @abc.abstractmethod
     def jobs(
-        self, shop_id: str, status: str | None, technician: str | None, customer_id: str | None
-    ) -> list[dict[str, Any]]: ...
+        self,
+        shop_id: str,
+        status: str | None,
+        technician: str | None,
+        customer_id: str | None,
+        after: str | None = None,
+    ) -> Page: ...
 
     @abc.abstractmethod
     def job(self, shop_id: str, job_id: str) -> dict[str, Any]: ...
@@ -150,7 +172,7 @@ class Jobs(abc.ABC):
         """Add an item or labor, start or close the job; Refused says why not."""
 
     @abc.abstractmethod
-    def approved_estimates(self, shop_id: str) -> list[dict[str, Any]]: ...
+    def approved_estimates(self, shop_id: str, after: str | None = None) -> Page: ...
 
 
 Work = Literal["items", "labor", "start", "close"]
@@ -176,7 +198,9 @@ class Notifications(abc.ABC):
     def automations(self, shop_id: str) -> dict[str, Any]: ...
 
     @abc.abstractmethod
-    def save_automations(self, shop_id: str, body: dict[str, Any]) -> dict[str, Any]: ...
+    def save_automations(
+        self, shop_id: str, body: dict[str, Any], actor: str
+    ) -> dict[str, Any]: ...
 
 
 class Reporting(abc.ABC):

@@ -1,27 +1,27 @@
 // Live pages: when the shop's invoices change (server-sent events from /live), the part of the
-// page marked #live is fetched again and swapped in — no reload. Once now and once shortly after,
-// because a payment can reach this stream a moment before invoicing has recorded it. A page about
-// one invoice (data-invoice) listens to that invoice only; while someone is typing into a form of
-// the page it is not swapped (their words would be lost): a note asks them to save or reload.
+// page marked #live is fetched again from its address (data-src) and swapped in — no reload. Once
+// now and once shortly after, because a payment can reach this stream a moment before invoicing
+// has recorded it. A page about one invoice (data-invoice) listens to that invoice only. While a
+// form of the page holds changes not yet saved, it is not swapped (the words would be lost): a
+// note asks to save or reload. A page shown after a refused form has no data-src: it stays.
 (() => {
   const part = document.getElementById("live");
-  if (!part || !window.EventSource) return;
+  if (!part || !part.dataset.src || !window.EventSource) return;
   const only = part.dataset.invoice;
   const note = document.getElementById("live-note");
   let later;
-  let typing = false;
-  document.addEventListener("input", (e) => {
-    if (e.target.closest("#live form")) typing = true;
-  });
-  document.addEventListener("submit", () => {
-    typing = false;
-  });
+  const changed = (field) => {
+    if (field.type === "checkbox" || field.type === "radio") return field.checked !== field.defaultChecked;
+    if (field.tagName === "SELECT") return [...field.options].some((o) => o.selected !== o.defaultSelected);
+    return field.type !== "hidden" && field.value !== field.defaultValue;
+  };
+  const unsaved = () => [...document.querySelectorAll("#live form [name]")].some(changed);
   const refresh = () => {
-    if (typing) {
+    if (unsaved()) {
       if (note) note.hidden = false;
       return;
     }
-    htmx.ajax("GET", location.pathname + location.search, { target: "#live", select: "#live", swap: "outerHTML" });
+    htmx.ajax("GET", part.dataset.src, { target: "#live", select: "#live", swap: "outerHTML" });
   };
   new EventSource("/live").addEventListener("invoice", (e) => {
     if (only && JSON.parse(e.data).invoice_id !== only) return;
