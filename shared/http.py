@@ -77,7 +77,7 @@ def create_app(
     _install_auth(app, api_token, public)
     _install_errors(app, dict(errors or {}))
     _install_probes(app, ready_check)
-    _install_metrics(app, service)
+    count_requests(app, service)
     return app
 
 
@@ -292,7 +292,14 @@ def _install_probes(app: Flask, ready_check: Callable[[], bool]) -> None:
         return jsonify(build(app, f"FieldPay {app.name} API", open_paths=PROBES))
 
 
-def _install_metrics(app: Flask, service: str) -> None:
+def count_requests(app: Flask, service: str) -> None:
+    """Requests by route and status, and their latency (every service's app, the staff app's
+    too)."""
+
+    @app.before_request
+    def start() -> None:
+        g.setdefault("started", time.perf_counter())
+
     @app.after_request
     def count(response: Response) -> Response:
         route = request.url_rule.rule if request.url_rule else "unmatched"

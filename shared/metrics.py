@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from psycopg_pool import ConnectionPool
 
 EVENTS_PUBLISHED = Counter(
     "events_published_total",
@@ -69,3 +79,92 @@ SCHEDULER_LAST_TICK = Gauge(
     "reminder_scheduler_last_tick_timestamp_seconds",
     "When the reminder scheduler last finished a pass (alert when it stalls)",
 )
+PROVIDER_CALLS = Counter(
+    "provider_calls_total",
+    "Calls to Stripe, Twilio and SendGrid by outcome (ok, or the error's class)",
+    ["provider", "operation", "outcome"],
+)
+PROVIDER_SECONDS = Histogram(
+    "provider_call_seconds",
+    "Latency of calls to Stripe, Twilio and SendGrid",
+    ["provider", "operation"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+WEBHOOKS_REFUSED = Counter(
+    "webhook_verification_failures_total",
+    "Webhooks refused because their signature did not verify (or was replayed)",
+    ["provider"],
+)
+SEND_TO_PAID_SECONDS = Histogram(
+    "invoice_send_to_paid_seconds",
+    "From an invoice's sending to its being paid in full",
+    buckets=tuple(h * 3600 for h in (1, 6, 24, 72, 168, 336, 720, 1440, 2160)),
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger(__name__)
+
+
+def provider_call(provider: str, operation: str) -> Callable[[F], F]:
+    """Count and time a provider call; the outcome is "ok" or the class of what it raised."""
+
+    def wrap(call: F) -> F:
+        @wraps(call)
+        def measured(*args: Any, **kwargs: Any) -> Any:
+            started, outcome = time.perf_counter(), "ok"
+            try:
+                return call(*args, **kwargs)
+            except Exception as exc:
+                outcome = type(exc).__name__
+                raise
+            finally:
+                PROVIDER_SECONDS.labels(provider, operation).observe(time.perf_counter() - started)
+                PROVIDER_CALLS.labels(provider, operation, outcome).inc()
+
+        return cast(F, measured)
+
+    return wrap
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A business figure read from a service's own tables at scrape time: ``sql`` returns rows
+    of the label values followed by the value."""
+
+    name: str
+    help: str
+    labels: tuple[str, ...]
+    sql: str
+
+
+class Figures(Collector):
+    """Gauges computed from the read models when Prometheus scrapes: exact (never counted twice
+    by a retried handler), and cheap (each query reads an index-sized summary)."""
+
+    def __init__(self, pool: Callable[[], ConnectionPool], figures: list[Figure]) -> None:
+        self.pool, self.figures = pool, figures
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            with self.pool().connection(timeout=2) as conn:
+                for figure in self.figures:
+                    family = GaugeMetricFamily(figure.name, figure.help, labels=figure.labels)
+                    for row in conn.execute(figure.sql).fetchall():
+                        family.add_metric([str(v) for v in row[:-1]], float(row[-1] or 0))
+                    yield family
+        except Exception:  # a scrape never fails on the database: the figures are missing
+            log.warning("business figures unavailable", exc_info=True)
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        return iter(())
+
+
+def register_figures(pool: Callable[[], ConnectionPool], figures: list[Figure]) -> None:
+    """Once per process (the web process of the service that owns the tables)."""
+    names = frozenset(f.name for f in figures)
+    if names not in _registered:
+        REGISTRY.register(Figures(pool, figures))
+        _registered.add(names)
+
+
+_registered: set[frozenset[str]] = set()

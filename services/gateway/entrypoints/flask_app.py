@@ -24,6 +24,7 @@ from services.gateway.entrypoints import invoice_pages, report_pages, settings_p
 from services.gateway.entrypoints.web import Deps, next_page, requires
 from services.gateway.service_layer import auth
 from services.gateway.service_layer.ports import NotFound, Refused, ServiceDown, Users
+from shared.http import count_requests
 from shared.money import format_cents
 
 HOME = Path(__file__).resolve().parent.parent
@@ -53,6 +54,7 @@ def build_app(deps: Deps, secret_key: str, secure_cookie: bool = False) -> Flask
         WTF_CSRF_TIME_LIMIT=12 * 3600,
         MAX_CONTENT_LENGTH=64 * 1024,
     )
+    count_requests(app, "gateway")
     _gate(app, deps.users)
     CSRFProtect(app)
     _errors(app)

@@ -11,6 +11,7 @@ from services.invoicing.adapters.postgres import PostgresUnitOfWork
 from services.invoicing.domain.model import (
     EXTERNAL_FACTS,
     InvoiceAlreadyExists,
+    InvoiceStatus,
     TenantMismatch,
     invoice_id_for_job,
 )
@@ -21,9 +22,11 @@ from shared.contracts import (
     Event,
     JobClosed,
     JobReopened,
+    PaymentReceived,
 )
 from shared.envelope import Envelope
 from shared.eventstore import EventTooLarge
+from shared.metrics import SEND_TO_PAID_SECONDS
 
 GROUP = "invoicing"
 
@@ -43,7 +46,12 @@ def on_estimate_approved(conn: psycopg.Connection, envelope: Envelope) -> None:
 
 
 def on_payment_fact(conn: psycopg.Connection, envelope: Envelope) -> None:
-    handlers.when_payments_report_record_it(envelope, PostgresUnitOfWork(conn))
+    changed = handlers.when_payments_report_record_it(envelope, PostgresUnitOfWork(conn))
+    fact = envelope.event
+    if changed is None or not isinstance(fact, PaymentReceived) or changed.sent_at is None:
+        return
+    if changed.status is InvoiceStatus.PAID:  # this payment settled it: the send-to-paid time
+        SEND_TO_PAID_SECONDS.observe((fact.received_at - changed.sent_at).total_seconds())
 
 
 def invoice_streams(envelope: Envelope) -> list[str]:

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from werkzeug.exceptions import NotFound
 
 from services.invoicing import bootstrap, views
+from services.invoicing.adapters.figures import FIGURES
 from services.invoicing.adapters.postgres import PooledUnitOfWork
 from services.invoicing.domain.model import (
     AlreadySent,
@@ -39,6 +40,7 @@ from services.invoicing.service_layer import commands, handlers
 from shared import eventstore
 from shared.eventstore import ConcurrencyConflict, EventTooLarge
 from shared.http import FieldError, actor, create_app, parse_body, query_choice, shop_id
+from shared.metrics import register_figures
 from shared.openapi import doc
 from shared.pagination import PAGE_QUERY, page_of, requested_page
 
@@ -352,3 +354,4 @@ def _reply(body: BaseModel, status: int = 200) -> tuple[Response, int]:
 
 
 app = build_app()
+register_figures(lambda: bootstrap.wiring.pool, FIGURES)

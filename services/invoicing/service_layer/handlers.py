@@ -76,17 +76,20 @@ def when_estimate_is_approved_keep_it(envelope: Envelope, uow: UnitOfWork) -> No
     uow.estimates.add(estimate)
 
 
-def when_payments_report_record_it(envelope: Envelope, uow: UnitOfWork) -> None:
+def when_payments_report_record_it(envelope: Envelope, uow: UnitOfWork) -> Invoice | None:
     """Viewed, payment initiated / received / failed, refund issued: recorded in the invoice's
-    history in whatever order they come (even before this invoice was sent here)."""
+    history in whatever order they come (even before this invoice was sent here). Returns the
+    invoice when the fact changed it (None for a fact it already knew)."""
     fact = envelope.event
     shop_id = getattr(fact, "shop_id", "")
     _same_shop(shop_id, envelope)
     invoice = uow.invoices.get(getattr(fact, "invoice_id", ""))
     if invoice.shop_id and invoice.shop_id != shop_id:
         raise TenantMismatch(f"{envelope.type} for shop {shop_id} names another shop's invoice")
-    if invoice.record(fact):
-        uow.invoices.save(invoice, envelope, SOURCE)
+    if not invoice.record(fact):
+        return None
+    uow.invoices.save(invoice, envelope, SOURCE)
+    return invoice
 
 
 def _same_shop(shop_id: str, envelope: Envelope) -> None:

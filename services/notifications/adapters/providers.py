@@ -41,6 +41,7 @@ from services.notifications.service_layer.providers import (
     ProviderUnreachable,
     SmsProvider,
 )
+from shared.metrics import provider_call
 
 TIMEOUT_SECONDS = 10.0
 """A provider call that takes longer is abandoned (and reconciled later, never sent blindly)."""
@@ -64,6 +65,7 @@ class TwilioSms(SmsProvider):
         self.status_callback = status_callback
         """Our public URL for Twilio's status callbacks (…/webhooks/twilio/status), if any."""
 
+    @provider_call("twilio", "send")
     def send(self, to: str, body: str, reference: str) -> str:
         extra = {}
         if self.status_callback:
@@ -76,6 +78,7 @@ class TwilioSms(SmsProvider):
             raise
         return str(message.sid)
 
+    @provider_call("twilio", "find")
     def find(self, to: str, body: str, since: datetime) -> str | None:
         sent = self.client.messages.list(
             to=to, from_=self.from_number, date_sent_after=since, limit=50
@@ -91,6 +94,7 @@ class SendGridEmail(EmailProvider):
         self.client.client.timeout = TIMEOUT_SECONDS
         self.from_email = from_email
 
+    @provider_call("sendgrid", "send")
     def send(self, email: Email) -> str:
         mail = Mail(
             from_email=(self.from_email, email.from_name),
@@ -120,6 +124,7 @@ class SendGridEmail(EmailProvider):
             raise
         return str(response.headers.get("X-Message-Id", ""))
 
+    @provider_call("sendgrid", "find")
     def find(self, reference: str) -> str | None:
         query = f"unique_args['message_id']=\"{reference}\""
         try:

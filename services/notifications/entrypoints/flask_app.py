@@ -26,6 +26,7 @@ from services.notifications.domain.reminders import DEFAULTS
 from services.notifications.service_layer import handlers
 from services.notifications.service_layer.automations import AutomationsForm
 from shared.http import FieldError, actor, create_app, parse_body, shop_id
+from shared.metrics import WEBHOOKS_REFUSED
 from shared.openapi import doc
 
 log = logging.getLogger(__name__)
@@ -185,6 +186,7 @@ def _verified_twilio_form() -> dict[str, str]:
     form = request.form.to_dict()
     signature = request.headers.get("X-Twilio-Signature", "")
     if not RequestValidator(settings.twilio_auth_token).validate(url, form, signature):
+        WEBHOOKS_REFUSED.labels("twilio").inc()
         raise Forbidden("X-Twilio-Signature does not match this request")
     return form
 
@@ -192,6 +194,7 @@ def _verified_twilio_form() -> dict[str, str]:
 def _verified_sendgrid_events() -> list[dict[str, object]]:
     key = bootstrap.wiring.settings.sendgrid_webhook_public_key
     if not key:
+        WEBHOOKS_REFUSED.labels("sendgrid").inc()
         raise Forbidden("no SendGrid verification key is configured (SENDGRID_WEBHOOK_PUBLIC_KEY)")
     signature = request.headers.get("X-Twilio-Email-Event-Webhook-Signature", "")
     stamp = request.headers.get("X-Twilio-Email-Event-Webhook-Timestamp", "")
@@ -204,8 +207,10 @@ def _verified_sendgrid_events() -> list[dict[str, object]]:
     except Exception:  # a malformed signature or key is a failed verification
         valid = False
     if not valid:
+        WEBHOOKS_REFUSED.labels("sendgrid").inc()
         raise Forbidden("X-Twilio-Email-Event-Webhook-Signature does not verify")
     if not stamp.isdigit() or abs(time.time() - int(stamp)) > EVENT_MAX_AGE_SECONDS:
+        WEBHOOKS_REFUSED.labels("sendgrid").inc()
         raise Forbidden("the event batch is too old (or from the future): a replay")
     events = request.get_json(silent=True)
     if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):

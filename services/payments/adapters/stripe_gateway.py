@@ -20,6 +20,7 @@ from services.payments.service_layer.gateway import (
     StripeEvent,
 )
 from shared.contracts import CustomerSnapshot, PaymentMethod
+from shared.metrics import provider_call
 
 log = logging.getLogger(__name__)
 WEBHOOK_TOLERANCE_SECONDS = 300
@@ -63,6 +64,7 @@ class StripeGateway(PaymentGateway):
         self.client = stripe.StripeClient(api_key, base_addresses=bases)  # type: ignore[arg-type]
         self.webhook_secret = webhook_secret
 
+    @provider_call("stripe", "customer_for")
     def customer_for(self, shop_id: str, customer: CustomerSnapshot) -> str:
         params: dict[str, Any] = {
             "name": customer.name,
@@ -76,6 +78,7 @@ class StripeGateway(PaymentGateway):
         )
         return str(created.id)
 
+    @provider_call("stripe", "create_intent")
     def create_intent(
         self,
         *,
@@ -109,6 +112,7 @@ class StripeGateway(PaymentGateway):
             raise CardDeclined(exc.user_message or "the card was declined") from exc
         return Intent(str(intent.id), str(intent.client_secret), str(intent.status))
 
+    @provider_call("stripe", "create_setup")
     def create_setup(self, customer_ref: str, idempotency_key: str) -> str:
         setup = self.client.v1.setup_intents.create(
             params={"customer": customer_ref, "payment_method_types": ["card"]},  # type: ignore[arg-type]
@@ -116,6 +120,7 @@ class StripeGateway(PaymentGateway):
         )
         return str(setup.client_secret)
 
+    @provider_call("stripe", "card_of")
     def card_of(self, payment_method_ref: str) -> SavedCard:
         method = self.client.v1.payment_methods.retrieve(payment_method_ref)
         card = method.card
@@ -123,6 +128,7 @@ class StripeGateway(PaymentGateway):
         last4 = str(getattr(card, "last4", "") or "") if card else ""
         return SavedCard(payment_method_ref, brand, last4)
 
+    @provider_call("stripe", "forget_card")
     def forget_card(self, payment_method_ref: str) -> None:
         """Best effort: the payment went through; a card left attached is never offered (only
         cards saved on purpose are)."""
@@ -131,6 +137,7 @@ class StripeGateway(PaymentGateway):
         except stripe.StripeError:
             log.warning("could not detach an unsaved card", exc_info=True)
 
+    @provider_call("stripe", "refund")
     def refund(self, intent_id: str, amount_cents: int, idempotency_key: str) -> str:
         refund = self.client.v1.refunds.create(
             params={"payment_intent": intent_id, "amount": amount_cents},

@@ -15,6 +15,7 @@ from flask import Flask, Response, jsonify, render_template, request, send_file
 from jinja2 import FileSystemLoader
 
 from services.payments import bootstrap
+from services.payments.adapters.figures import FIGURES
 from services.payments.adapters.postgres import PooledUnitOfWork
 from services.payments.domain.ledger import MINIMUM_PAYMENT_CENTS, NotPayable, PaymentRefused
 from services.payments.domain.model import PayableInvoice
@@ -35,6 +36,7 @@ from shared.contracts import ShopBranding
 from shared.http import FieldError, actor, create_app, parse_body, shop_id
 from shared.invoice_pdf import LOGO_PREFIXES, PdfInvoice
 from shared.invoice_pdf import render as render_pdf
+from shared.metrics import WEBHOOKS_REFUSED, register_figures
 from shared.money import format_cents
 from shared.openapi import doc
 
@@ -172,6 +174,7 @@ def _paying_routes(app: Flask) -> None:
         try:
             event = bootstrap.gateway().verify(request.get_data(), signature)
         except BadSignature as exc:
+            WEBHOOKS_REFUSED.labels("stripe").inc()
             raise WebhookRefused("Stripe-Signature", "missing, wrong or too old") from exc
         if event is not None:
             handlers.when_stripe_reports(
@@ -367,3 +370,4 @@ def _not_found() -> Response:
 
 
 app = build_app()
+register_figures(lambda: bootstrap.wiring.pool, FIGURES)

@@ -12,10 +12,12 @@ from flask import Flask, Response, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.reporting import bootstrap
+from services.reporting.adapters.figures import FIGURES
 from services.reporting.adapters.postgres import PooledAgingReports
 from services.reporting.domain.aging import BadBuckets, Buckets, Line, Report
 from services.reporting.service_layer import handlers
 from shared.http import FieldError, create_app, parse_body, query_choice, shop_id
+from shared.metrics import register_figures
 from shared.money import format_cents
 from shared.openapi import doc
 
@@ -250,3 +252,4 @@ def _safe(text: str) -> str:
 
 
 app = build_app()
+register_figures(lambda: bootstrap.wiring.pool, FIGURES)
