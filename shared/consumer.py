@@ -95,6 +95,9 @@ class Consumer:
         topics = sorted(kafka.subscription() or [])
         if topics:
             kafka.subscribe(topics, listener=_ForgetRevokedAttempts(self))
+        for topic in topics:  # exported at 0 from the start: "none yet" is a figure too
+            EVENTS_FAILED.labels(name, topic)
+            EVENTS_DEAD_LETTERED.labels(name, topic)
         self.poison: tuple[type[BaseException], ...] = (
             MalformedEvent,
             PoisonEvent,

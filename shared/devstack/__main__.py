@@ -45,6 +45,8 @@ def run() -> int:
     threading.Thread(
         target=_announce_when_ready, args=(procs, settings.internal_api_token), daemon=True
     ).start()
+    if os.environ.get("PROMETHEUS") == "1":
+        _start_prometheus()
     manager.loop()
     code = int(manager.returncode or 0)
     return 0 if code in STOPPED_BY_SIGNAL else code
@@ -84,6 +86,21 @@ def _infrastructure_env() -> dict[str, str]:
         )
         print(f"SMS and email are captured, not sent: inbox at {CAPTURE}/", flush=True)
     return env
+
+
+PROMETHEUS_PORT = 9090
+
+
+def _start_prometheus() -> None:
+    """`make run PROMETHEUS=1`: Debian's Prometheus scraping every process, with the alerts."""
+    from shared.devstack import prometheus
+
+    text = prometheus.config(prometheus.fixed_targets())
+    proc = prometheus.start(
+        PROMETHEUS_PORT, text, VAR / "prometheus", (VAR / "prometheus.log").open("ab")
+    )
+    atexit.register(infra.stop, proc)
+    print(f"Prometheus: http://127.0.0.1:{PROMETHEUS_PORT}/ (alerts at /alerts)", flush=True)
 
 
 def _announce_when_ready(procs: list, token: str) -> None:  # type: ignore[type-arg]

@@ -223,3 +223,5 @@ def _when(timestamp: object) -> datetime | None:
 
 
 app = build_app()
+WEBHOOKS_REFUSED.labels("twilio")
+WEBHOOKS_REFUSED.labels("sendgrid")

@@ -370,4 +370,5 @@ def _not_found() -> Response:
 
 
 app = build_app()
+WEBHOOKS_REFUSED.labels("stripe")
 register_figures(lambda: bootstrap.wiring.pool, FIGURES)

@@ -1,0 +1,126 @@
+"""Every panel of every shipped Grafana dashboard returns data from a real Prometheus (Debian's
+package) scraping every process of the platform, after demo traffic through the whole flow: a job
+closed, its draft sent (text and email), viewed, paid in two parts by card, part refunded, a
+forged Stripe webhook refused. Business figures are checked against what the test did."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from shared.devstack import dashboards, infra, prometheus
+from tests.e2e.test_card_payments import Page, status_of
+from tests.e2e.test_pay_link import page_url
+from tests.support.api import Api, close_job, create_customer, create_job
+from tests.support.platform import RunningPlatform, wait_for
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        shutil.which(prometheus.BINARY) is None, reason="`make test` installs prometheus"
+    ),
+]
+SHOP = "shop-metrics"
+
+
+@pytest.fixture(scope="module")
+def prometheus_url(
+    module_platform: RunningPlatform, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    targets = {name: f"127.0.0.1:{proc.port}" for name, proc in module_platform.procs.items()}
+    folder = tmp_path_factory.mktemp("prometheus")
+    port = infra.free_port()
+    text = prometheus.config(targets, interval="1s")
+    proc = prometheus.start(port, text, folder, (folder / "prometheus.log").open("ab"))
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        infra.stop(proc)
+
+
+def query(base: str, expr: str) -> list[dict[str, Any]]:
+    answer = requests.get(f"{base}/api/v1/query", params={"query": expr}, timeout=10).json()
+    assert answer["status"] == "success", (expr, answer)
+    result: list[dict[str, Any]] = answer["data"]["result"]
+    return result
+
+
+def value(base: str, expr: str) -> float:
+    found = query(base, expr)
+    return float(found[0]["value"][1]) if found else float("nan")
+
+
+def the_whole_flow(platform: RunningPlatform) -> dict[str, int]:
+    """A job closed and invoiced, sent, viewed, paid in two parts, part refunded; a forged
+    webhook. Returns what was paid and refunded, in cents."""
+    jobs = Api(platform.url("jobs-web"), SHOP)
+    invoicing = Api(platform.url("invoicing-web"), SHOP)
+    payments = Api(platform.url("payments-web"), SHOP)
+    close_job(jobs, create_job(jobs, create_customer(jobs)))
+
+    def draft() -> str | None:
+        items = invoicing.get("/invoices", status="draft").json()["items"]
+        return str(items[0]["invoice_id"]) if items else None
+
+    invoice_id = wait_for(draft, 30, "the closed job's draft")
+    sent = invoicing.post(f"/invoices/{invoice_id}/send")
+    assert sent.status_code == 200, sent.text
+    total = sent.json()["totals"]["total_cents"]
+    page = Page(page_url(platform, sent.json()))  # viewed
+    assert page.pay(10_000).status_code == 201
+    assert page.pay(total - 10_000).status_code == 201
+    wait_for(lambda: status_of(invoicing, invoice_id)["status"] == "paid", 30, "paid")
+    charge = payments.get("/payments", invoice_id=invoice_id).json()["items"][0]
+    refund = payments.session.post(
+        f"{payments.base}/payments/{charge['charge_id']}/refunds",
+        json={"amount_cents": 2_500, "reason": "goodwill"},
+        headers={"Idempotency-Key": "metrics-refund-1"},
+        timeout=20,
+    )
+    assert refund.status_code == 201, refund.text
+    forged = requests.post(
+        platform.url("payments-web") + "/webhooks/stripe",
+        data=b"{}",
+        headers={"Stripe-Signature": "t=1,v1=forged"},
+        timeout=10,
+    )
+    assert forged.status_code == 400
+    return {"paid": total, "refunded": 2_500}
+
+
+def test_every_dashboard_panel_returns_data_after_the_whole_flow(
+    module_platform: RunningPlatform, prometheus_url: str
+) -> None:
+    done = the_whole_flow(module_platform)
+    base = prometheus_url
+
+    def scraped_after_the_flow() -> bool:
+        collected = value(base, "sum(payments_collected_cents)")
+        paid = value(base, "sum(invoice_send_to_paid_seconds_count)")
+        return collected == done["paid"] and paid == 1
+
+    wait_for(scraped_after_the_flow, 60, "Prometheus to scrape the flow's figures")
+    assert value(base, "sum(refunds_issued_cents)") == done["refunded"]
+    assert value(base, 'sum(invoices{status="partially_refunded"})') == 1
+    assert value(base, "sum(ar_outstanding_cents)") == done["refunded"]  # owed again
+    assert value(base, 'sum(webhook_verification_failures_total{provider="stripe"})') == 1
+    ok = 'sum(provider_calls_total{outcome="ok"})'
+    assert value(base, ok.replace("})", ', provider="twilio"})')) >= 1
+    assert value(base, ok.replace("})", ', provider="sendgrid"})')) >= 1
+    assert value(base, ok.replace("})", ', provider="stripe"})')) >= 3
+    assert value(base, "count(up == 1)") == len(module_platform.procs)
+
+    def empty_panels() -> list[str]:
+        return [
+            f"{board} / {panel}: {expr}"
+            for board, panel, expr in dashboards.queries()
+            if not query(base, expr)
+        ]
+
+    wait_for(lambda: not empty_panels(), 30, "every panel to have data")
+    assert empty_panels() == []
+    assert len(dashboards.queries()) >= 25
