@@ -70,7 +70,9 @@ def the_whole_flow(platform: RunningPlatform) -> dict[str, int]:
     sent = invoicing.post(f"/invoices/{invoice_id}/send")
     assert sent.status_code == 200, sent.text
     total = sent.json()["totals"]["total_cents"]
-    page = Page(page_url(platform, sent.json()))  # viewed
+    url = page_url(platform, sent.json())
+    wait_for(lambda: requests.get(url, timeout=10).status_code == 200, 30, "the pay page")
+    page = Page(url)  # viewed
     assert page.pay(10_000).status_code == 201
     assert page.pay(total - 10_000).status_code == 201
     wait_for(lambda: status_of(invoicing, invoice_id)["status"] == "paid", 30, "paid")

@@ -50,7 +50,7 @@ def on_payment_fact(conn: psycopg.Connection, envelope: Envelope) -> None:
     fact = envelope.event
     if changed is None or not isinstance(fact, PaymentReceived) or changed.sent_at is None:
         return
-    if changed.status is InvoiceStatus.PAID:  # this payment settled it: the send-to-paid time
+    if changed.base_status() is InvoiceStatus.PAID:  # this payment settled it: send-to-paid
         SEND_TO_PAID_SECONDS.observe((fact.received_at - changed.sent_at).total_seconds())
 
 
