@@ -51,10 +51,21 @@ CLAIM_INBOX = (
     "INSERT INTO inbox (consumer, event_id, topic, kafka_partition, kafka_offset, outcome) VALUES "
 )
 CLAIM_ROW = "(%s, %s, %s, %s, %s, 'handled')"
-CLAIM_RETURNING = " ON CONFLICT DO NOTHING RETURNING event_id"
+RETRY_DEAD_LETTERED = (
+    " ON CONFLICT (consumer, event_id) DO UPDATE SET outcome = excluded.outcome,"
+    " error = excluded.error, topic = excluded.topic, kafka_partition = excluded.kafka_partition,"
+    " kafka_offset = excluded.kafka_offset, handled_at = clock_timestamp()"
+    " WHERE inbox.outcome = 'dead_lettered' AND (inbox.topic, inbox.kafka_partition,"
+    " inbox.kafka_offset) IS DISTINCT FROM (excluded.topic, excluded.kafka_partition,"
+    " excluded.kafka_offset)"
+)
+"""An event already done is skipped — except one this consumer dead-lettered that comes again
+from another record (re-driven after a fix: ``python -m shared.redrive``); the same record
+delivered again (a crash before the offset commit) is still a duplicate."""
+CLAIM_RETURNING = RETRY_DEAD_LETTERED + " RETURNING event_id"
 INSERT_INBOX = (
     "INSERT INTO inbox (consumer, event_id, topic, kafka_partition, kafka_offset, outcome, error)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s)" + RETRY_DEAD_LETTERED
 )
 
 
@@ -249,13 +260,16 @@ class Consumer:
     ) -> set[str]:
         """Insert the batch's inbox rows in one statement; returns the ids that were new (the
         primary key decides, so two consumers racing for one event cannot both handle it)."""
+        first = {
+            env.id: record for record, env in reversed(list(zip(records, envelopes, strict=True)))
+        }
         values = [
             v
-            for record, env in zip(records, envelopes, strict=True)
-            for v in (self.name, env.id, record.topic, record.partition, record.offset)
-        ]
+            for event_id, record in first.items()
+            for v in (self.name, event_id, record.topic, record.partition, record.offset)
+        ]  # one row per event: a statement may not touch a row twice
         rows = conn.execute(
-            CLAIM_INBOX + ", ".join([CLAIM_ROW] * len(records)) + CLAIM_RETURNING, values
+            CLAIM_INBOX + ", ".join([CLAIM_ROW] * len(first)) + CLAIM_RETURNING, values
         ).fetchall()
         return {row[0] for row in rows}
 

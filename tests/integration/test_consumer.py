@@ -19,6 +19,7 @@ from services.invoicing.service_layer import handlers
 from shared.consumer import Consumer, _RetryBatch
 from shared.contracts import JobClosed
 from shared.envelope import Envelope
+from shared.redrive import Redriven, redrive
 from shared.settings import Settings
 from tests.integration.helpers import (
     committed_offsets,
@@ -404,3 +405,36 @@ def test_nul_bytes_in_an_id_or_a_field_are_dead_lettered_once_not_a_crash_loop(
     kinds = sorted(headers_of(r)["dlq_error_type"] for r in dead)
     assert kinds == ["DataError", "MalformedEvent"]
     assert kafka.committed(partition_of(records)) == max(r.offset for r in records) + 1
+
+
+def test_a_dead_letter_re_driven_after_the_fix_is_handled_once(
+    settings: Settings,
+    db: str,
+    kafka: KafkaConsumer,
+    producer: KafkaProducer,
+    conn: psycopg.Connection,
+) -> None:
+    """A handler that fails for a job (a bug) dead-letters it; after the fix, `shared.redrive`
+    sends the letter back to its topic and the consumer handles it — once: the same record
+    delivered again is still a duplicate, and a second re-drive sends nothing."""
+    failing = envelope("job-needs-fix")
+    send(producer, TOPIC, failing)
+    handler = DraftInvoice(fail_for={"job-needs-fix": -1})
+    consumer = consumer_for(db, kafka, producer, handler, max_attempts=1)
+    first = poll_records(kafka, 1)
+    consumer.process_batch(conn, first)
+    assert inbox(db)[failing.id][0] == "dead_lettered"
+    consumer.process_batch(conn, first)  # the same record again (a crash before the commit)
+    assert handler.calls == ["job-needs-fix"] and drafted_jobs(db) == []
+
+    handler.fail_for.clear()  # the fix is deployed
+    bootstrap = settings.kafka_bootstrap_servers
+    assert redrive(bootstrap, TOPIC, consumer=NAME) == Redriven(read=1, sent=1)
+    (again,) = poll_records(kafka, 1)
+    assert headers_of(again)["ce_id"] == failing.id
+    assert not any(name.startswith("dlq_") for name in headers_of(again))
+    consumer.process_batch(conn, [again])
+    assert inbox(db)[failing.id][0] == "handled" and drafted_jobs(db) == ["job-needs-fix"]
+    consumer.process_batch(conn, [again])  # delivered twice: handled once
+    assert handler.calls == ["job-needs-fix", "job-needs-fix"]
+    assert redrive(bootstrap, TOPIC, consumer=NAME) == Redriven(read=0, sent=0)
