@@ -79,12 +79,34 @@ def _ready(port: int) -> bool:
         return False
 
 
+K8S_RULES = infra.ROOT / "deploy" / "k8s" / "base" / "prometheus-rules.yaml"
+
+
+def prometheus_rule() -> str:
+    """The same alert rules as a PrometheusRule for the Prometheus Operator on Kubernetes."""
+    groups = yaml.safe_load((RULES / "fieldpay.yml").read_text())["groups"]
+    body = {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {
+            "name": "fieldpay",
+            "namespace": "fieldpay",
+            "labels": {"app.kubernetes.io/part-of": "fieldpay"},
+        },
+        "spec": {"groups": groups},
+    }
+    header = "# Generated from deploy/prometheus/rules/fieldpay.yml by `make dashboards`.\n"
+    return header + str(yaml.safe_dump(body, sort_keys=False, width=100))
+
+
 def main() -> int:
-    """Write deploy/prometheus/prometheus.yml (`--check`: fail if it is out of date)."""
-    text = config(fixed_targets(), Path("rules"))
+    """Write deploy/prometheus/prometheus.yml and the PrometheusRule (`--check`: fail if either
+    is out of date)."""
+    files = {CONFIG: config(fixed_targets(), Path("rules")), K8S_RULES: prometheus_rule()}
     if "--check" in sys.argv:
-        return 0 if CONFIG.exists() and CONFIG.read_text() == text else 1
-    CONFIG.write_text(text)
+        return 0 if all(p.exists() and p.read_text() == t for p, t in files.items()) else 1
+    for path, text in files.items():
+        path.write_text(text)
     return 0
 
 

@@ -82,5 +82,6 @@ def test_the_checked_in_files_are_what_the_generators_write() -> None:
         assert board["uid"].startswith("fieldpay-") and board["panels"]
     expected = prometheus.config(prometheus.fixed_targets(), Path("rules"))
     assert prometheus.CONFIG.read_text() == expected, "run `make dashboards`"
+    assert prometheus.K8S_RULES.read_text() == prometheus.prometheus_rule(), "make dashboards"
     jobs = {job["job_name"] for job in yaml.safe_load(expected)["scrape_configs"]}
     assert len(jobs) == 17  # every web and worker process of the platform
