@@ -9,6 +9,7 @@ from services.jobs.domain.model import (
     JobAlreadyClosed,
     JobNotClosed,
     JobStatus,
+    TenantMismatch,
 )
 from services.jobs.service_layer import commands, handlers
 from shared import contracts
@@ -94,7 +95,8 @@ def test_invoice_sent_for_another_shop_or_without_a_job_changes_nothing() -> Non
     uow = FakeJobsUnitOfWork([a_customer()])
     job_id = closed_job(uow)
     handlers.when_invoice_is_sent_stop_reopening(invoice_sent(job_id, "other", "other"), uow.jobs)
-    handlers.when_invoice_is_sent_stop_reopening(invoice_sent(job_id, SHOP, "other"), uow.jobs)
+    with pytest.raises(TenantMismatch):  # the body names another shop than the envelope
+        handlers.when_invoice_is_sent_stop_reopening(invoice_sent(job_id, SHOP, "other"), uow.jobs)
     handlers.when_invoice_is_sent_stop_reopening(invoice_sent(None), uow.jobs)
     stored = uow.jobs.get(SHOP, job_id)
     assert stored is not None and not stored.invoice_sent

@@ -82,6 +82,10 @@ class UnknownCustomer(Exception):
     pass
 
 
+class TenantMismatch(Exception):
+    """An event whose body names another shop than its envelope: it can never be applied."""
+
+
 class UnknownJob(Exception):
     pass
 

@@ -6,6 +6,7 @@ import psycopg
 
 from services.jobs import bootstrap
 from services.jobs.adapters.postgres import PostgresJobs
+from services.jobs.domain.model import TenantMismatch
 from services.jobs.service_layer import handlers
 from shared.consumer import Consumer
 from shared.contracts import InvoiceSent
@@ -19,7 +20,9 @@ def on_invoice_sent(conn: psycopg.Connection, envelope: Envelope) -> None:
 
 
 def build_consumer() -> Consumer:
-    return bootstrap.wiring.consumer(GROUP, {InvoiceSent: on_invoice_sent})
+    return bootstrap.wiring.consumer(
+        GROUP, {InvoiceSent: on_invoice_sent}, poison=(TenantMismatch,)
+    )
 
 
 def main() -> None:

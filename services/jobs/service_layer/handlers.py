@@ -16,6 +16,7 @@ from services.jobs.domain.model import (
     LineItem,
     Note,
     ServiceLocation,
+    TenantMismatch,
     UnknownCustomer,
     UnknownJob,
     UnknownServiceLocation,
@@ -303,10 +304,13 @@ def reopen_job(
 
 def when_invoice_is_sent_stop_reopening(envelope: Envelope, jobs: JobRepository) -> None:
     """Once the job's invoice is with the customer, the job is corrected on the invoice instead.
-    Idempotent: a redelivered InvoiceSent changes nothing."""
+    Idempotent: a redelivered InvoiceSent changes nothing. One whose body names another shop
+    than its envelope is refused (the consumer dead-letters it), never silently dropped."""
     sent = envelope.event
     assert isinstance(sent, contracts.InvoiceSent)
-    if sent.job_id is None or sent.shop_id != envelope.tenant:
+    if sent.shop_id != envelope.tenant:
+        raise TenantMismatch(f"InvoiceSent for shop {sent.shop_id} came as {envelope.tenant}")
+    if sent.job_id is None:
         return
     job = jobs.get(sent.shop_id, sent.job_id)
     if job is not None and job.mark_invoice_sent():
