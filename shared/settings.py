@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     reporting_url: str = "http://127.0.0.1:8005"
     jobs_url: str = "http://127.0.0.1:8001"
     payments_url: str = "http://127.0.0.1:8004"
+    trusted_proxies: int = 0
+    """Proxies in front of the public pages (1 behind an ingress): whose X-Forwarded-For counts
+    for the rate limits of sign-in and the pay page."""
     dev_inbox_url: str = ""
     """Development only: the local capture server's inbox, linked from the staff app's menu."""
     log_level: str = "INFO"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from typing import Any
 
 import pytest
@@ -127,3 +128,18 @@ def test_corrections_and_voids_reach_the_page_and_unknown_links_reveal_nothing(
     malformed = open_page(f"{base}/p/%00%01")
     assert unknown.status_code == malformed.status_code == 404
     assert unknown.text == malformed.text and invoice["invoice_number"] not in unknown.text
+
+
+def test_pay_links_carry_128_bits_and_guessing_them_is_rate_limited(
+    module_platform: RunningPlatform,
+) -> None:
+    """Last in this module: it spends the pay page's budget for this address for a minute."""
+    invoicing = Api(module_platform.url("invoicing-web"), SHOP)
+    token = sent_invoice(invoicing, cents=5_000)["pay_url"].rsplit("/p/", 1)[1]
+    assert len(token) >= 22 and re.fullmatch(r"[A-Za-z0-9_-]+", token)  # ≥ 128 bits, base64url
+    base = module_platform.url("payments-web")
+    answers = [open_page(f"{base}/p/guess{n:017d}").status_code for n in range(125)]
+    first_refusal = answers.index(429)  # a script guessing links is stopped (120/min/address)
+    assert set(answers[:first_refusal]) == {404}  # every guess misses, none reveals anything
+    assert set(answers[first_refusal:]) == {429}
+    assert "Retry-After" in open_page(f"{base}/p/guess").headers

@@ -752,3 +752,43 @@ def test_a_live_stream_stops_when_the_session_ends() -> None:
         heard.append(chunk)
         signed_in_still[0] = False  # the user is removed while the page is open
     assert heard == ["id: 1\nevent: invoice\n\n"]
+
+
+def test_sign_in_is_rate_limited_per_address_and_per_email(app: Flask) -> None:
+    client = app.test_client()
+    token = csrf_of(client, "/signin")
+
+    def attempt(email: str, address: str) -> int:
+        form = {"email": email, "password": "wrong guess", "csrf_token": token}
+        answer = client.post("/signin", data=form, environ_base={"REMOTE_ADDR": address})
+        return answer.status_code
+
+    assert [attempt("office@a.example", "10.0.0.1") for _ in range(10)] == [401] * 10
+    assert attempt("office@a.example", "10.0.0.2") == 429  # the 11th try at one email
+    refused = client.post(
+        "/signin",
+        data={"email": "office@a.example", "password": PASSWORD, "csrf_token": token},
+        environ_base={"REMOTE_ADDR": "10.0.0.3"},
+    )
+    assert refused.status_code == 429 and "Too many attempts" in refused.text
+    assert "Retry-After" in refused.headers
+    assert [attempt(f"u{n}@a.example", "10.0.0.9") for n in range(20)] == [401] * 20
+    assert attempt("another@a.example", "10.0.0.9") == 429  # the 21st from one address
+    assert attempt("owner@a.example", "10.0.0.10") == 401  # others are not locked out
+
+
+def test_every_form_needs_its_csrf_token(app: Flask) -> None:
+    """Signed in, every POST route without the form's token is refused (400) and does nothing."""
+    owner = signed_in(app, "owner@a.example")
+    posted = 0
+    for rule in app.url_map.iter_rules():
+        if "POST" not in (rule.methods or set()) or rule.endpoint == "signin":
+            continue
+        path = re.sub(r"<any\([^)]*\):step>", "close", rule.rule)
+        path = re.sub(r"<[^>]+>", "x", path)
+        answer = owner.post(path, data={"reason": "no token"})
+        assert answer.status_code == 400, (path, answer.status_code)
+        assert "form has expired" in answer.text
+        posted += 1
+    assert posted >= 24
+    assert owner.get("/invoices").status_code == 200  # still signed in: nothing was done

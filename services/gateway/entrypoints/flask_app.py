@@ -25,6 +25,7 @@ from services.gateway.entrypoints.web import Deps, next_page, requires
 from services.gateway.service_layer import auth
 from services.gateway.service_layer.ports import NotFound, Refused, ServiceDown, Users
 from shared.http import count_requests
+from shared.limits import limit_view, limiter_for
 from shared.money import format_cents
 
 HOME = Path(__file__).resolve().parent.parent
@@ -38,7 +39,9 @@ CSP = (
 MIN_SECRET = 16
 
 
-def build_app(deps: Deps, secret_key: str, secure_cookie: bool = False) -> Flask:
+def build_app(
+    deps: Deps, secret_key: str, secure_cookie: bool = False, trusted_proxies: int = 0
+) -> Flask:
     if len(secret_key) < MIN_SECRET:
         raise ValueError(f"GATEWAY_SECRET_KEY must be at least {MIN_SECRET} characters")
     app = Flask(
@@ -59,6 +62,7 @@ def build_app(deps: Deps, secret_key: str, secure_cookie: bool = False) -> Flask
     CSRFProtect(app)
     _errors(app)
     _pages(app, deps)
+    _limit_sign_in(app, trusted_proxies)
     for pages in (invoice_pages, work_pages, report_pages, settings_pages):
         pages.register(app, deps)
     app.jinja_env.filters["money"] = format_cents
@@ -127,6 +131,26 @@ def _errors(app: Flask) -> None:
     def down(exc: ServiceDown) -> tuple[str, int]:
         message = "A part of FieldPay is not answering right now. Nothing was lost: try again."
         return render_template("error.html", title="Try again shortly", message=message), 503
+
+
+SIGN_IN_LIMITS = ("20/minute", "10/minute")
+"""Sign-in attempts per client address, and per email typed: guessing passwords stops there."""
+
+
+def _limit_sign_in(app: Flask, trusted_proxies: int) -> None:
+    limiter = limiter_for(app, trusted_proxies)
+    by_address, by_email = SIGN_IN_LIMITS
+    limit_view(app, limiter, "signin", by_address, methods=["POST"])
+    limit_view(app, limiter, "signin", by_email, methods=["POST"], key_func=_typed_email)
+
+    @app.errorhandler(429)
+    def too_many(exc: HTTPException) -> tuple[str, int]:
+        message = "Too many attempts from here. Wait a minute, then try again."
+        return render_template("error.html", title="Too many attempts", message=message), 429
+
+
+def _typed_email() -> str:
+    return "email:" + request.form.get("email", "").strip().lower()[:254]
 
 
 def _safe_next(target: str | None) -> str:
@@ -228,7 +252,7 @@ def create() -> Flask:
         bootstrap.live,
         s.dev_inbox_url,
     )
-    return build_app(deps, s.gateway_secret_key, s.session_cookie_secure)
+    return build_app(deps, s.gateway_secret_key, s.session_cookie_secure, s.trusted_proxies)
 
 
 app = create()

@@ -36,6 +36,7 @@ from shared.contracts import ShopBranding
 from shared.http import FieldError, actor, create_app, parse_body, shop_id
 from shared.invoice_pdf import LOGO_PREFIXES, PdfInvoice
 from shared.invoice_pdf import render as render_pdf
+from shared.limits import limit_view, limiter_for
 from shared.metrics import WEBHOOKS_REFUSED, register_figures
 from shared.money import format_cents
 from shared.openapi import doc
@@ -103,7 +104,20 @@ def build_app() -> Flask:
             headers={**PAGE_HEADERS, "Content-Disposition": f'inline; filename="{name}.pdf"'},
         )
 
+    limiter = limiter_for(app, bootstrap.wiring.settings.trusted_proxies)
+    for endpoint, rule in PUBLIC_LIMITS.items():
+        limit_view(app, limiter, endpoint, rule)
     return app
+
+
+PUBLIC_LIMITS = {
+    "pay_page": "120/minute",
+    "pay_pdf": "60/minute",
+    "start_payment": "30/minute",
+    "card_setup": "30/minute",
+}
+"""Per client address: a customer reloading or paying in parts never meets them; a script
+guessing pay links or trying cards does (429, Retry-After)."""
 
 
 def _paying_routes(app: Flask) -> None:
