@@ -55,10 +55,10 @@ def add_user(
     users: Users,
     passwords: Passwords,
 ) -> StaffUser:
-    if len(password) < MIN_PASSWORD:
-        raise WeakPassword(WeakPassword.reason)
-    user = new_user(shop_id, email, name, role)
-    users.add(user, passwords.hash(password))
+    """A user added or reset by an operator (the users CLI, demo data): their email's account is
+    replaced, and its earlier sessions end."""
+    user, password_hash = _user_with(shop_id, email, name, role, password, passwords)
+    users.add(user, password_hash)
     return user
 
 
@@ -72,15 +72,21 @@ def invite(
     passwords: Passwords,
 ) -> StaffUser:
     """A new user of the shop; never one that already signs in (here or at another shop)."""
-    if len(password) < MIN_PASSWORD:
-        raise WeakPassword(WeakPassword.reason)
-    user = new_user(shop_id, email, name, role)
+    user, password_hash = _user_with(shop_id, email, name, role, password, passwords)
     if any(u.name.lower() == user.name.lower() for u in users.of_shop(shop_id)):
         raise NameInUse(NameInUse.reason)
     try:
-        made = users.create(user, passwords.hash(password))
+        made = users.create(user, password_hash)
     except NameTaken as exc:  # the same name added a moment ago
         raise NameInUse(NameInUse.reason) from exc
     if not made:
         raise EmailTaken(EmailTaken.reason)
     return user
+
+
+def _user_with(
+    shop_id: str, email: str, name: str, role: Role, password: str, passwords: Passwords
+) -> tuple[StaffUser, str]:
+    if len(password) < MIN_PASSWORD:
+        raise WeakPassword(WeakPassword.reason)
+    return new_user(shop_id, email, name, role), passwords.hash(password)
