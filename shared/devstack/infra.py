@@ -100,7 +100,7 @@ def start_broker(port: int, log: IO[bytes] | None = None) -> subprocess.Popen[by
         stdout=log or subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
     )
     wait_for_broker(f"127.0.0.1:{port}", timeout=30)
     return proc
@@ -117,7 +117,7 @@ def start_localstripe(port: int, log: IO[bytes] | None = None) -> subprocess.Pop
         stdout=log or subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
     )
     wait_until(lambda: port_is_open(port), 30, f"localstripe on port {port}")
     return proc
@@ -139,7 +139,7 @@ def start_ach_emulator(
         stdout=log or subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
         cwd=str(ROOT),
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
@@ -154,7 +154,7 @@ def start_capture(port: int, log: IO[bytes] | None = None) -> subprocess.Popen[b
         stdout=log or subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
         cwd=str(ROOT),
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
@@ -196,7 +196,7 @@ def register_message_webhooks(capture: str, notifications: str, settings: Settin
     return str(json.loads(signed.body)["public_key"])
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Linux: the broker gets SIGTERM when the process that started it dies, even by kill -9."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)

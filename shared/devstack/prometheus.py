@@ -66,7 +66,7 @@ def start(
         ],
         stdout=log or subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
-        preexec_fn=infra._die_with_parent,
+        preexec_fn=infra.die_with_parent,
     )
     infra.wait_until(lambda: _ready(port), 60, f"Prometheus on port {port}")
     return proc

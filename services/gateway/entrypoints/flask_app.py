@@ -21,7 +21,7 @@ from werkzeug.wrappers import Response as Redirect
 
 from services.gateway.domain.access import StaffUser
 from services.gateway.entrypoints import invoice_pages, report_pages, settings_pages, work_pages
-from services.gateway.entrypoints.web import Deps, next_page, requires
+from services.gateway.entrypoints.web import Deps, next_page, reasons, requires
 from services.gateway.service_layer import auth
 from services.gateway.service_layer.ports import NotFound, Refused, ServiceDown, Users
 from shared.http import count_requests
@@ -124,7 +124,7 @@ def _errors(app: Flask) -> None:
 
     @app.errorhandler(Refused)
     def refused(exc: Refused) -> tuple[str, int]:
-        message = "; ".join(exc.reasons or [str(exc)])
+        message = "; ".join(reasons(exc))
         return render_template("error.html", title="Not possible", message=message), 422
 
     @app.errorhandler(ServiceDown)

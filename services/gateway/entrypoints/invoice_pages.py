@@ -11,12 +11,14 @@ from typing import Any
 from flask import Flask, Response, abort, flash, redirect, render_template, request, url_for
 
 from services.gateway.entrypoints.web import (
+    REFUSED,
     Deps,
     FormError,
     address,
     cents,
     me,
     names_of,
+    reasons,
     requires,
     text,
 )
@@ -34,7 +36,6 @@ STATUSES = (
     "refunded",
     "void",
 )
-FIELD_ERRORS = (Refused, FormError)
 
 
 def register(app: Flask, deps: Deps) -> None:
@@ -76,7 +77,7 @@ def _review(app: Flask, deps: Deps) -> None:
         try:
             sent = deps.invoicing().send(user.shop_id, invoice_id, user.name)
         except Refused as exc:
-            return invoice_page(deps, invoice_id, exc.reasons or [str(exc)], "Not sent"), 422
+            return invoice_page(deps, invoice_id, reasons(exc), "Not sent"), 422
         flash(f"Sent {sent['invoice_number']} to {sent['customer']['name']}.")
         return redirect(url_for("invoice", invoice_id=invoice_id))
 
@@ -105,7 +106,7 @@ def _review(app: Flask, deps: Deps) -> None:
         try:
             deps.invoicing().void(user.shop_id, invoice_id, user.name, reason)
         except Refused as exc:
-            return invoice_page(deps, invoice_id, exc.reasons or [str(exc)]), 422
+            return invoice_page(deps, invoice_id, reasons(exc)), 422
         flash("Voided.")
         return redirect(url_for("invoice", invoice_id=invoice_id))
 
@@ -121,8 +122,8 @@ def _review(app: Flask, deps: Deps) -> None:
             amount = cents("amount") or 0
             key = text("key", 128, required=True)
             deps.payments().refund(user.shop_id, charge, amount, text("reason"), user.name, key)
-        except FIELD_ERRORS as exc:
-            return invoice_page(deps, invoice_id, exc.reasons or [str(exc)]), 422
+        except REFUSED as exc:
+            return invoice_page(deps, invoice_id, reasons(exc)), 422
         flash("Refund issued: the money goes back to the customer's card or bank.")
         return redirect(url_for("invoice", invoice_id=invoice_id))
 
@@ -140,8 +141,8 @@ def _edits(app: Flask, deps: Deps) -> None:
         user = me()
         try:
             deps.invoicing().edit(user.shop_id, invoice_id, change, body(), user.name)
-        except FIELD_ERRORS as exc:
-            return invoice_page(deps, invoice_id, exc.reasons or [str(exc)], "Not saved"), 422
+        except REFUSED as exc:
+            return invoice_page(deps, invoice_id, reasons(exc), "Not saved"), 422
         flash(SAVED[change])
         return redirect(url_for("invoice", invoice_id=invoice_id) + ANCHORS.get(change, ""))
 
@@ -241,8 +242,8 @@ def _new(app: Flask, deps: Deps) -> None:
                 "lines": [line_form()],
             }
             made = deps.invoicing().create(user.shop_id, body, user.name)
-        except FIELD_ERRORS as exc:
-            return _new_page(deps, chosen, exc.reasons or [str(exc)]), 422
+        except REFUSED as exc:
+            return _new_page(deps, chosen, reasons(exc)), 422
         flash("Draft made: review it, then Send.")
         return redirect(url_for("invoice", invoice_id=made["invoice_id"]))
 
@@ -260,7 +261,7 @@ def _new(app: Flask, deps: Deps) -> None:
         try:
             made = deps.invoicing().from_estimate(user.shop_id, estimate_id, user.name)
         except Refused as exc:
-            flash("Not invoiced: " + "; ".join(exc.reasons or [str(exc)]))
+            flash("Not invoiced: " + "; ".join(reasons(exc)))
             return redirect(url_for("estimates"))
         return redirect(url_for("invoice", invoice_id=made["invoice_id"]))
 

@@ -9,9 +9,18 @@ from typing import Any
 from flask import Flask, abort, flash, redirect, render_template, request, url_for
 
 from services.gateway.domain.access import ROLES, Role, normal_email
-from services.gateway.entrypoints.web import Deps, FormError, cents, me, requires, text
+from services.gateway.entrypoints.web import (
+    REFUSED,
+    Deps,
+    FormError,
+    cents,
+    me,
+    reasons,
+    requires,
+    text,
+)
 from services.gateway.service_layer import auth
-from services.gateway.service_layer.ports import LastOwner, Refused
+from services.gateway.service_layer.ports import LastOwner
 
 CUSTOMER_TYPES = {
     "residential": "Homeowners (residential)",
@@ -36,7 +45,6 @@ TIME_ZONES = (
     "America/Halifax",
 )
 KEEP_AN_OWNER = "the shop must keep an owner: another owner can change your role or remove you"
-REFUSALS = (Refused, FormError)
 
 
 def register(app: Flask, deps: Deps) -> None:
@@ -62,9 +70,9 @@ def _automations(app: Flask, deps: Deps) -> None:
             return _automations_page(deps.notifications().automations(shop))
         try:
             deps.notifications().save_automations(shop, automations_body(), me().name)
-        except REFUSALS as exc:
-            reasons = [friendly(r) for r in exc.reasons or [str(exc)]]
-            return _automations_page(typed_automations(), reasons), 422
+        except REFUSED as exc:
+            said = [friendly(r) for r in reasons(exc)]
+            return _automations_page(typed_automations(), said), 422
         flash("Automations saved: reminders follow them from now on.")
         return redirect(url_for("automations"))
 
@@ -155,8 +163,8 @@ def _payments(app: Flask, deps: Deps) -> None:
             return _payments_page(current, shown_payments(current))
         try:
             deps.invoicing().save_settings(shop, payments_body(current), me().name)
-        except REFUSALS as exc:
-            return _payments_page(current, request.form.to_dict(), exc.reasons or [str(exc)]), 422
+        except REFUSED as exc:
+            return _payments_page(current, request.form.to_dict(), reasons(exc)), 422
         flash("Payment settings saved.")
         return redirect(url_for("payment_settings"))
 

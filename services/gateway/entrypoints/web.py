@@ -19,6 +19,7 @@ from services.gateway.service_layer.ports import (
     Notifications,
     Passwords,
     Payments,
+    Refused,
     Reporting,
     Users,
 )
@@ -68,6 +69,15 @@ class FormError(Exception):
     def __init__(self, field: str, reason: str) -> None:
         super().__init__(f"{field}: {reason}")
         self.reasons = [f"{field}: {reason}"]
+
+
+REFUSED = (Refused, FormError)
+"""What a form's post may meet: the service's refusal or a field the form could not read."""
+
+
+def reasons(exc: Refused | FormError) -> list[str]:
+    """Why, field by field (the message itself when the service named no field)."""
+    return exc.reasons or [str(exc)]
 
 
 def text(name: str, limit: int = 500, required: bool = False) -> str:

@@ -9,21 +9,22 @@ from typing import Any
 from flask import Flask, abort, flash, redirect, render_template, request, url_for
 
 from services.gateway.entrypoints.web import (
+    REFUSED,
     Deps,
     FormError,
     address,
     cents,
     me,
     names_of,
+    reasons,
     requires,
     text,
 )
-from services.gateway.service_layer.ports import NotFound, Refused, Work
+from services.gateway.service_layer.ports import NotFound, Work
 
 JOB_STATUSES = ("scheduled", "in_progress", "closed", "canceled")
 CUSTOMER_TYPES = ("residential", "commercial", "property_manager")
 TERMS = ("due_on_receipt", "net_15", "net_30", "net_45", "net_60")
-FIELD_ERRORS = (Refused, FormError)
 
 
 def register(app: Flask, deps: Deps) -> None:
@@ -42,8 +43,8 @@ def _customers(app: Flask, deps: Deps) -> None:
         if request.method == "POST":
             try:
                 made = deps.jobs().add_customer(me().shop_id, customer_form())
-            except FIELD_ERRORS as exc:
-                refused = exc.reasons or [str(exc)]
+            except REFUSED as exc:
+                refused = reasons(exc)
             else:
                 flash(f"Customer {made['name']} added.")
                 return redirect(url_for("customer", customer_id=made["customer_id"]))
@@ -65,8 +66,8 @@ def _customers(app: Flask, deps: Deps) -> None:
         try:
             body = {"name": text("name", 200, required=True), "address": address()}
             deps.jobs().add_location(me().shop_id, customer_id, body)
-        except FIELD_ERRORS as exc:
-            return _customer_page(deps, customer_id, exc.reasons or [str(exc)]), 422
+        except REFUSED as exc:
+            return _customer_page(deps, customer_id, reasons(exc)), 422
         flash("Service location added.")
         return redirect(url_for("customer", customer_id=customer_id))
 
@@ -75,8 +76,8 @@ def _customers(app: Flask, deps: Deps) -> None:
     def add_job(customer_id: str) -> Any:
         try:
             made = deps.jobs().add_job(me().shop_id, job_form(deps, customer_id))
-        except FIELD_ERRORS as exc:
-            return _customer_page(deps, customer_id, exc.reasons or [str(exc)]), 422
+        except REFUSED as exc:
+            return _customer_page(deps, customer_id, reasons(exc)), 422
         flash("Job scheduled.")
         return redirect(url_for("job", job_id=made["job_id"]))
 
@@ -160,8 +161,8 @@ def _jobs(app: Flask, deps: Deps) -> None:
         _visible_job(deps, job_id)
         try:
             deps.jobs().work(me().shop_id, job_id, step, WORK_FORMS[step]())
-        except FIELD_ERRORS as exc:
-            return _job_page(deps, job_id, exc.reasons or [str(exc)]), 422
+        except REFUSED as exc:
+            return _job_page(deps, job_id, reasons(exc)), 422
         flash(DONE[step])
         if step == "close" and not me().may("jobs"):
             return redirect(url_for("my_jobs"))
