@@ -6,7 +6,11 @@
    from the first JobClosed the relay publishes to the last InvoiceDrafted the invoicing relay
    publishes (timestamps from the two databases' outbox columns);
 3. latency: jobs closed over HTTP at a steady 50/s; per job, JobClosed committed → draft visible
-   in invoicing's queue, and → InvoiceDrafted acknowledged by the broker.
+   in invoicing's queue, and → InvoiceDrafted acknowledged by the broker; its baseline is one hop
+   of the raw client at the same rate (each message sent and flushed alone, as the relay does at
+   that rate, its latency from send to poll), measured before the platform starts.
+
+BENCH_PIPELINE_JOBS, BENCH_PIPELINE_RAW and BENCH_PIPELINE_SECONDS shrink a development run.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import argparse
 import multiprocessing
 import os
 import statistics
+import struct
 import subprocess
 import sys
 import time
@@ -25,6 +30,7 @@ import psycopg
 import requests
 from kafka import KafkaConsumer
 
+from bench.table import Figure, Goal, report
 from shared.db import drop_database
 from shared.devstack import demo, infra
 from shared.devstack.processes import WORKERS, web, worker
@@ -38,19 +44,34 @@ RAW_VALUE_BYTES = 1500
 """About the size of a JobClosed with a few lines (the pipeline's messages are 1.4–2.6 KB)."""
 
 
-def main() -> int:
+GOAL_JOBS_PER_S, FIRST_TARGET_JOBS_PER_S, GOAL_RATIO, GOAL_P99_MS = 2000.0, 500.0, 0.25, 100.0
+
+
+def arguments() -> argparse.Namespace:
+    env = os.environ.get
     parser = argparse.ArgumentParser()
-    parser.add_argument("--jobs", type=int, default=10_000)
-    parser.add_argument("--raw", type=int, default=50_000)
+    parser.add_argument("--jobs", type=int, default=int(env("BENCH_PIPELINE_JOBS", "10000")))
+    parser.add_argument("--raw", type=int, default=int(env("BENCH_PIPELINE_RAW", "50000")))
     parser.add_argument("--rate", type=float, default=50.0)
-    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--seconds", type=float, default=float(env("BENCH_PIPELINE_SECONDS", "20")))
     parser.add_argument(
         "--consumers", type=int, default=1, help="invoicing consumer replicas (as in make run)"
     )
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> int:
+    return report(measure(arguments()))
+
+
+def measure(args: argparse.Namespace) -> list[Figure]:
     with Infrastructure() as settings:
         raw_rate = bench_raw(settings.kafka_bootstrap_servers, args.raw)
         _print_raw(raw_rate, args.raw)
+        hop = bench_raw_latency(
+            settings.kafka_bootstrap_servers, args.rate, int(args.rate * min(args.seconds, 10))
+        )
+        print(f"raw: one hop at {args.rate:.0f}/s p50 {hop[0]:.1f} ms p99 {hop[1]:.1f} ms")
         with _platform(settings, args.consumers) as platform:
             throughput = bench_throughput(settings, platform, args.jobs)
             p50, p99, p50_pub, p99_pub, n = bench_latency(
@@ -72,12 +93,53 @@ def main() -> int:
         f"p50 {p50_pub:6.1f} ms  p99 {p99_pub:6.1f} ms"
     )
     print(
+        f"                                   raw client, one hop         "
+        f"p50 {hop[0]:6.1f} ms  p99 {hop[1]:6.1f} ms"
+    )
+    print(
         f"targets: ≥ 500 jobs/s now → {'MET' if throughput >= 500 else 'NOT MET'}; "
         f"goal ≥ 2,000 jobs/s → {'MET' if throughput >= 2000 else 'not yet'}; "
         f"goal ratio ≥ 0.25 → {'MET' if throughput / raw_rate >= 0.25 else 'not yet'}; "
         f"goal p99 ≤ 100 ms → {'MET' if p99 <= 100 else 'not yet'}"
     )
-    return 0
+    latency = f"closed→draft visible at {args.rate:.0f} jobs/s"
+    hop_name = f"raw client, one hop at {args.rate:.0f}/s"
+    return [
+        Figure(
+            issue=2,
+            name=f"closed→drafted throughput, {args.jobs:,} jobs",
+            value=throughput,
+            unit="jobs/s",
+            baseline=raw_rate,
+            baseline_unit="msg/s",
+            baseline_name="raw kafka-python produce→consume",
+            higher_is_better=True,
+            goals=(
+                Goal(FIRST_TARGET_JOBS_PER_S, at_least=True),
+                Goal(GOAL_JOBS_PER_S, at_least=True),
+                Goal(GOAL_RATIO, at_least=True, on_ratio=True),
+            ),
+        ),
+        Figure(
+            issue=2,
+            name=f"{latency}, p50 of {n}",
+            value=p50,
+            unit="ms",
+            baseline=hop[0],
+            baseline_name=hop_name,
+            higher_is_better=False,
+        ),
+        Figure(
+            issue=2,
+            name=f"{latency}, p99 of {n}",
+            value=p99,
+            unit="ms",
+            baseline=hop[1],
+            baseline_name=hop_name,
+            higher_is_better=False,
+            goals=(Goal(GOAL_P99_MS, at_least=False),),
+        ),
+    ]
 
 
 # --- raw client rate ------------------------------------------------------------------------
@@ -112,6 +174,45 @@ def _produce(bootstrap: str, topic: str, count: int) -> None:
     for i in range(count):
         producer.send(topic, key=str(i % 512).encode(), value=value)
     producer.flush()
+    producer.close()
+
+
+def bench_raw_latency(bootstrap: str, rate: float, count: int) -> tuple[float, float]:
+    """One hop of the raw client at ``rate``: a producer in its own process sends each message
+    alone and flushes it (what the relay does when jobs close one at a time), the consumer here
+    notes when it polls it; (p50, p99) in ms."""
+    topic = f"bench.hop.{uuid.uuid4().hex[:6]}"
+    ensure_topics(bootstrap, [topic])
+    consumer = make_consumer(bootstrap, f"hop-{topic}", [topic], heartbeat_interval_ms=1000)
+    while not consumer.assignment():
+        _polled(consumer)
+    producer = multiprocessing.Process(target=_produce_paced, args=(bootstrap, topic, rate, count))
+    producer.start()
+    latencies: list[float] = []
+    deadline = time.monotonic() + count / rate + 60
+    while len(latencies) < count and time.monotonic() < deadline:
+        for batch in consumer.poll(timeout_ms=200).values():
+            now = time.time()
+            latencies += [(now - struct.unpack(">d", r.value[:8])[0]) * 1000 for r in batch]
+    producer.join()
+    consumer.close()
+    if len(latencies) < count:
+        raise SystemExit(f"raw hop: only {len(latencies)} of {count} messages came back")
+    return _p50_p99(latencies)
+
+
+def _produce_paced(bootstrap: str, topic: str, rate: float, count: int) -> None:
+    producer = make_producer(bootstrap, client_id="bench-hop")
+    padding = b"x" * (RAW_VALUE_BYTES - 8)
+    started = time.perf_counter()
+    for i in range(count):
+        delay = started + i / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        producer.send(
+            topic, key=str(i % 512).encode(), value=struct.pack(">d", time.time()) + padding
+        )
+        producer.flush()
     producer.close()
 
 
@@ -303,9 +404,15 @@ class _platform:  # noqa: N801
         self.env = {**os.environ, **_env(self.settings)}
         self.log = (VAR / "bench-processes.log").open("ab")
         self.procs = {p.name: p for p in procs}
-        for proc in procs:
-            self._start(proc.name)
-        infra.wait_until(lambda: all(_ok(p.url + "/readyz") for p in procs), 60, "bench processes")
+        try:
+            for proc in procs:
+                self._start(proc.name)
+            infra.wait_until(
+                lambda: all(_ok(p.url + "/readyz") for p in procs), 180, "bench processes"
+            )
+        except BaseException:
+            self.__exit__()  # a start that failed leaves nothing running
+            raise
         time.sleep(3)  # let the consumer group settle before measuring
         self.urls = {p.name: p.url for p in procs}
         return self
@@ -318,12 +425,12 @@ class _platform:  # noqa: N801
             cwd=infra.ROOT,
             stdout=self.log,
             stderr=subprocess.STDOUT,
+            preexec_fn=infra.die_with_parent,
         )
 
     def hold_back_relay(self, conn: psycopg.Connection) -> None:
         """Stop the jobs relay, take its leader lock, start it again as a waiting standby."""
-        self.popen["jobs-relay"].terminate()
-        self.popen["jobs-relay"].wait(15)
+        infra.stop(self.popen["jobs-relay"], 30)
         got = conn.execute("SELECT pg_try_advisory_lock(%s)", (LEADER_LOCK,)).fetchone()
         assert got and got[0], "could not take the relay's leader lock"
         self._start("jobs-relay")
@@ -332,7 +439,7 @@ class _platform:  # noqa: N801
         for popen in self.popen.values():
             popen.terminate()
         for popen in self.popen.values():
-            popen.wait(15)
+            infra.stop(popen, 30)  # killed when SIGTERM was not enough
 
 
 def _ok(url: str) -> bool:

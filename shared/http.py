@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
+import psycopg
 from flask import Flask, Response, g, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ValidationError
@@ -20,7 +21,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from shared.logs import correlation_id
 from shared.metrics import HTTP_REQUESTS, HTTP_SECONDS
-from shared.openapi import build, doc
+from shared.openapi import SHOP_ID_PATTERN, build, doc
 
 log = logging.getLogger(__name__)
 MIN_TOKEN_LENGTH = 8
@@ -28,7 +29,7 @@ PROBES = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})
 """Paths served without a token or a shop (probes, metrics and the API's own description)."""
 MAX_BODY_BYTES = 1024 * 1024
 MAX_BODY_DEPTH = 32
-SHOP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+SHOP_ID = re.compile(SHOP_ID_PATTERN)
 SHOP_ID_RULE = "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
 CORRELATION_ID = re.compile(r"[\x21-\x7e]{1,128}")
 # Free text may hold tab, newline and carriage return; no other C0 control (PostgreSQL rejects NUL
@@ -37,6 +38,7 @@ _BAD_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 # Identifiers in the path and query string hold no control characters at all.
 _BAD_URL_TEXT = re.compile(r"[\x00-\x1f\x7f]")
 M = TypeVar("M", bound=BaseModel)
+DATABASE_AWAY = "the service's database is not answering right now; try again shortly"
 
 
 class FieldError(Exception):
@@ -74,6 +76,7 @@ def create_app(
     app = Flask(service)
     app.config["SERVICE"] = service
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.config["PUBLIC_PREFIXES"] = public
     _install_auth(app, api_token, public)
     _install_errors(app, dict(errors or {}))
     _install_probes(app, ready_check)
@@ -249,6 +252,19 @@ def _install_errors(app: Flask, errors: dict[type[Exception], int]) -> None:
             fields = [{"field": "body", "reason": f"must be at most {limit} bytes"}]
         return _error(code, name, fields, exc.description or "")
 
+    @app.errorhandler(psycopg.OperationalError)
+    def database_away(exc: psycopg.OperationalError) -> tuple[Response, int]:
+        """The database restarted or is out of reach: the transaction did not finish here, and
+        every write is idempotent, so the caller is told to try again, never shown a 500."""
+        log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else exc)
+        if request.accept_mimetypes.best == "text/html":  # a person's browser, e.g. the pay page
+            page = f"<!doctype html><title>Try again shortly</title><p>{DATABASE_AWAY}.</p>"
+            response = Response(page, mimetype="text/html")
+        else:
+            response = _error(503, "database_unavailable", [], DATABASE_AWAY)[0]
+        response.headers["Retry-After"] = "1"
+        return response, 503
+
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> tuple[Response, int]:
         for cls, code in errors.items():
@@ -266,14 +282,18 @@ def _fields_of(exc: Exception) -> list[dict[str, Any]]:
     return []
 
 
+class Probe(BaseModel):
+    status: str
+
+
 def _install_probes(app: Flask, ready_check: Callable[[], bool]) -> None:
     @app.get("/healthz")
-    @doc("Liveness: the process answers")
+    @doc("Liveness: the process answers", response=Probe)
     def healthz() -> Response:
         return jsonify(status="ok")
 
     @app.get("/readyz")
-    @doc("Readiness: the service's database answers", errors=(503,))
+    @doc("Readiness: the service's database answers (503: not ready)", response=Probe, also=(503,))
     def readyz() -> tuple[Response, int]:
         try:
             ready = ready_check()
@@ -282,14 +302,16 @@ def _install_probes(app: Flask, ready_check: Callable[[], bool]) -> None:
         return jsonify(status="ready" if ready else "not ready"), 200 if ready else 503
 
     @app.get("/metrics")
-    @doc("Prometheus metrics (text exposition format)")
+    @doc("Prometheus metrics (text exposition format)", media="text/plain")
     def metrics() -> Response:
         return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
 
     @app.get("/openapi.json")
     @doc("This API's OpenAPI 3.1 description, generated from its routes and models")
     def openapi() -> Response:
-        return jsonify(build(app, f"FieldPay {app.name} API", open_paths=PROBES))
+        title = f"FieldPay {app.name} API"
+        public = app.config["PUBLIC_PREFIXES"]
+        return jsonify(build(app, title, open_paths=PROBES, open_prefixes=public))
 
 
 def count_requests(app: Flask, service: str) -> None:

@@ -36,6 +36,11 @@ def make_producer(bootstrap: str, *, client_id: str = "fieldpay") -> KafkaProduc
     )
 
 
+FETCH_MAX_WAIT_MS = 500
+"""Kafka's default. At 20 ms each of the platform's six idle consumers took ~6-10 % of a core
+(and the broker as much again) answering 50 empty fetches a second: a third of a core of two."""
+
+
 def make_consumer(
     bootstrap: str,
     group_id: str,
@@ -45,7 +50,9 @@ def make_consumer(
     heartbeat_interval_ms: int = 2000,
     max_poll_records: int = 1000,
 ) -> KafkaConsumer:
-    """Manual commits only, from the earliest offset, without auto-creating topics."""
+    """Manual commits only, from the earliest offset, without auto-creating topics. An idle
+    consumer's fetch waits at the broker up to FETCH_MAX_WAIT_MS (it is answered as soon as a
+    record arrives, so this costs no latency; a short wait only spins every consumer idly)."""
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap.split(","),
         group_id=group_id,
@@ -56,7 +63,7 @@ def make_consumer(
         session_timeout_ms=session_timeout_ms,
         heartbeat_interval_ms=heartbeat_interval_ms,
         max_poll_records=max_poll_records,
-        fetch_max_wait_ms=20,
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         max_partition_fetch_bytes=4 * 1024 * 1024,
     )
     consumer.subscribe(list(topics))

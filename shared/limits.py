@@ -5,12 +5,15 @@ With several replicas each counts its own share: the limit a client meets is per
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from werkzeug.middleware.proxy_fix import ProxyFix
+
+from shared.openapi import Operation
 
 
 def limiter_for(app: Flask, trusted_proxies: int) -> Limiter:
@@ -26,6 +29,11 @@ def limiter_for(app: Flask, trusted_proxies: int) -> Limiter:
 
 
 def limit_view(app: Flask, limiter: Limiter, endpoint: str, rule: str, **options: Any) -> None:
-    """Put ``rule`` (e.g. "10/minute") on a view already registered under ``endpoint``."""
-    limited: Any = limiter.limit(rule, **options)(app.view_functions[endpoint])
+    """Put ``rule`` (e.g. "10/minute") on a view already registered under ``endpoint``; its
+    OpenAPI description (if any) says it may answer 429."""
+    view = app.view_functions[endpoint]
+    limited: Any = limiter.limit(rule, **options)(view)
+    described = getattr(view, "openapi", None)
+    if isinstance(described, Operation):
+        limited.openapi = replace(described, errors=(*described.errors, 429))
     app.view_functions[endpoint] = limited

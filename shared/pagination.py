@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 
 from shared.http import FieldError
+from shared.openapi import Query, whole_number
 
 MAX_PAGE = 200
 DEFAULT_PAGE = 50
@@ -82,8 +83,8 @@ def decode_cursor(text: str | None) -> Cursor | None:
     return when, key
 
 
-PAGE_QUERY = {
-    "limit": f"page size, 1-{MAX_PAGE} (default {DEFAULT_PAGE})",
+PAGE_QUERY: dict[str, str | Query] = {
+    "limit": whole_number(f"page size, 1-{MAX_PAGE} (default {DEFAULT_PAGE})", 1, MAX_PAGE),
     "after": "the `next` cursor of the previous page",
 }
 """How list endpoints describe their paging parameters in OpenAPI."""

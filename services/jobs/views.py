@@ -79,9 +79,13 @@ def list_customers(
     after: Cursor | None,
     name: str | None = None,
     customer_type: str | None = None,
+    ids: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Oldest first; ``name`` matches anywhere in the name, ignoring case."""
-    where = [("name ILIKE %s", like_pattern(name))] if name else []
+    """Oldest first; ``name`` matches anywhere in the name, ignoring case; ``ids``: only these
+    customers (one query for the names on a page of jobs or estimates)."""
+    where: list[tuple[str, Any]] = [("name ILIKE %s", like_pattern(name))] if name else []
+    if ids:
+        where.append(("customer_id = ANY(%s)", ids))
     return fetch_page(
         conn,
         CUSTOMERS,

@@ -24,6 +24,7 @@ from shared.contracts.events import (
     MessageDelivered,
     MessageFailed,
     MessageKind,
+    PayLinkReplaced,
     PaymentFailed,
     PaymentInitiated,
     PaymentMethod,
@@ -32,6 +33,7 @@ from shared.contracts.events import (
     ReminderSent,
     ShopBranding,
     TaxRate,
+    pay_token_digest,
 )
 
 __all__ = [
@@ -59,6 +61,7 @@ __all__ = [
     "MessageDelivered",
     "MessageFailed",
     "MessageKind",
+    "PayLinkReplaced",
     "PaymentFailed",
     "PaymentInitiated",
     "PaymentMethod",
@@ -67,4 +70,5 @@ __all__ = [
     "ReminderSent",
     "ShopBranding",
     "TaxRate",
+    "pay_token_digest",
 ]

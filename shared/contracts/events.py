@@ -3,6 +3,7 @@ and AsyncAPI documents under contracts/ are generated from these models (``make 
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -327,6 +328,37 @@ class InvoiceVoided(Event):
         return self.invoice_id
 
 
+def pay_token_digest(token: str) -> str:
+    """How a revoked pay token is named in events and kept: its SHA-256 (hex), never the token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class PayLinkReplaced(Event):
+    """Staff revoked the invoice's pay link (e.g. the text went to the wrong person) and a new
+    one was issued. The old link stops working; later messages carry the new one. Links are
+    numbered: InvoiceSent's is 1, each replacement the next; the highest number is the live link
+    whatever order these events arrive in."""
+
+    schema_version: Literal[1] = 1
+    invoice_id: str
+    shop_id: str
+    replaced_at: datetime
+    replaced_by: str = Field(description="The staff member who revoked the old link.")
+    reason: str = ""
+    link_number: int = Field(ge=2, description="This link's number (InvoiceSent's link is 1).")
+    pay_url: str = Field(description="The new pay link.")
+    pay_token: str = Field(description="The secret in the new pay_url (>= 128 bits).")
+    revoked_token_sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$",
+        description="SHA-256 (hex) of the token revoked: the old link can be recognised (and "
+        "answered 'no longer valid') without the secret travelling again.",
+    )
+
+    @property
+    def subject(self) -> str:
+        return self.invoice_id
+
+
 class InvoiceViewed(Event):
     """The customer opened the pay link."""
 
@@ -483,6 +515,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     InvoiceUpdated,
     InvoiceSent,
     InvoiceVoided,
+    PayLinkReplaced,
     InvoiceViewed,
     PaymentInitiated,
     PaymentReceived,

@@ -57,6 +57,13 @@ ROUTES = Map(
 )
 
 
+def _without_attachments(record: dict[str, Any]) -> dict[str, Any]:
+    if "payload" not in record:
+        return record
+    payload = {k: v for k, v in record["payload"].items() if k != "attachments"}
+    return {**record, "payload": payload}
+
+
 def as_json(body: Any, status: int = 200) -> Response:
     return Response(json.dumps(body), status, mimetype="application/json")
 
@@ -283,8 +290,11 @@ class Capture:
     # Capture's own pages
 
     def api_messages(self, request: Request) -> Response:
+        """Every message kept; ``?attachments=0`` leaves the emails' attached files out."""
         with self.lock:
-            return as_json(self.messages)
+            if request.args.get("attachments") != "0":
+                return as_json(self.messages)
+            return as_json([_without_attachments(m) for m in self.messages])
 
     def attachment(self, request: Request, message_id: str, index: int) -> Response:
         with self.lock:

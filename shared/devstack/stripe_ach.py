@@ -66,6 +66,10 @@ class AchEmulator:
         path = request.path
         if path.startswith("/_config/webhooks/") and request.method == "POST":
             self.webhooks[path.rsplit("/", 1)[1]] = request.get_json(silent=True) or form
+        elif path == "/_config/intents" and request.method == "GET":  # what the bank was asked
+            with self.lock:
+                body = [_public(intent) for intent in self.intents.values()]
+            return Response(json.dumps(body), mimetype="application/json")
         elif path == "/v1/payment_intents" and request.method == "POST":
             if form.get("payment_method_types[0]") == "us_bank_account":
                 return _json(self.create_intent(form, request.headers.get("Idempotency-Key")))

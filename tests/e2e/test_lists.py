@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
+from services.gateway.adapters.services import HttpJobs
 from tests.support.api import Api, close_job, create_customer, create_job
-from tests.support.platform import RunningPlatform
+from tests.support.platform import TOKEN, RunningPlatform
 
 pytestmark = pytest.mark.e2e
 
@@ -57,3 +58,28 @@ def test_customers_and_jobs_lists(module_platform: RunningPlatform) -> None:
     assert bad.status_code == 422 and bad.json()["fields"][0]["field"] == "status"
     assert jobs.get("/customers", customer_type="landlord").status_code == 422
     assert jobs.get("/customers", after="nonsense").status_code == 422
+
+
+def test_customer_names_for_a_page_come_in_one_call(module_platform: RunningPlatform) -> None:
+    """The staff app's lists of jobs and estimates name each row's customer: the jobs service
+    narrows its customers to the ids asked for (the shop's own only), so a page of 50 jobs costs
+    one call, not one per customer."""
+    url = module_platform.url("jobs-web")
+    jobs, other = Api(url, "shop-names"), Api(url, "shop-names-elsewhere")
+    ana, ben, cy = (create_customer(jobs, name=name) for name in ("Ana", "Ben", "Cy"))
+    theirs = create_customer(other, name="Not yours")
+
+    found = jobs.get("/customers", customer_id=[cy, ana, theirs, "missing"], limit=10)
+    assert found.status_code == 200, found.text
+    assert [c["name"] for c in found.json()["items"]] == ["Ana", "Cy"]
+    assert [c["name"] for c in all_pages(jobs, "/customers", customer_id=[ben])] == ["Ben"]
+
+    too_many = jobs.get("/customers", customer_id=[f"c{n}" for n in range(201)])
+    assert too_many.status_code == 422
+    assert too_many.json()["fields"][0]["field"] == "customer_id"
+    assert jobs.get("/customers", customer_id="x" * 201).status_code == 422
+
+    staff_app = HttpJobs(url, TOKEN)
+    ids = [ana, cy, theirs, "missing"]
+    assert staff_app.names("shop-names", ids) == {ana: "Ana", cy: "Cy"}
+    assert staff_app.names("shop-names", []) == {}

@@ -40,6 +40,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "SetPaymentMethods": {"methods": ["card"]},
     "SetDueDate": {"due_date": "2030-01-01"},
     "VoidInvoice": {"reason": "Mallory"},
+    "ReplacePayLink": {"reason": "Mallory"},
 }
 INVOICING_BODIES = {"AddNote": {"text": "was here"}}
 

@@ -20,6 +20,9 @@ def sample(cls: type[contracts.Event], shop_id: str, n: int) -> contracts.Event:
     fields: dict[str, st.SearchStrategy[Any]] = {}
     for name, field in cls.model_fields.items():
         chosen = _strategy(name, field.annotation, bool(field.metadata), n)
+        pattern = next((m.pattern for m in field.metadata if getattr(m, "pattern", None)), None)
+        if chosen is None and pattern and field.is_required():  # Hypothesis ignores patterns
+            chosen = st.from_regex(pattern, fullmatch=True)
         if chosen is not None:  # else: Hypothesis reads the field's constraints itself
             fields[name] = chosen
     fields["shop_id"] = st.just(shop_id)

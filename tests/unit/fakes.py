@@ -276,11 +276,14 @@ class FakePayableInvoices(payments_ports.PayableInvoices):
         self.rows[invoice.invoice_id] = copy.deepcopy(invoice)
 
     def by_token(self, token: str) -> PayableInvoice | None:
-        found = next((i for i in self.rows.values() if i.pay_token == token), None)
+        found = next((i for i in self.rows.values() if i.reachable_token == token), None)
         return copy.deepcopy(found) if found else None
 
+    def revoked(self, token: str) -> bool:
+        return any(i.is_revoked(token) for i in self.rows.values())
+
     def open(self, token: str, real: bool, now: datetime) -> payments_ports.Opened | None:
-        found = next((i for i in self.rows.values() if i.pay_token == token), None)
+        found = next((i for i in self.rows.values() if i.reachable_token == token), None)
         if found is None:
             return None
         first = real and found.invoice_id not in self.first_viewed

@@ -83,6 +83,7 @@ class FakeInvoicing(Invoicing):
         self.sent: list[tuple[str, str, str]] = []
         self.edits: list[tuple[str, str, str, dict[str, Any], str]] = []
         self.created: list[dict[str, Any]] = []
+        self.replaced: list[tuple[str, str, str, str]] = []
         self.refuse = False
         self.history: list[dict[str, Any]] = [
             {
@@ -122,6 +123,18 @@ class FakeInvoicing(Invoicing):
         self.history.append(
             {"at": "2026-11-25T10:00:00", "who": actor, "what": f"voided: {reason}", "note": None}
         )
+        return found
+
+    def replace_pay_link(
+        self, shop_id: str, invoice_id: str, actor: str, reason: str
+    ) -> dict[str, Any]:
+        found = self.invoice(shop_id, invoice_id)
+        if found["invoice_number"] is None or found["status"] == "void":
+            raise Refused("cannot_replace", ["pay_link: the invoice has not been sent"])
+        self.replaced.append((shop_id, invoice_id, actor, reason))
+        found["pay_url"] = f"https://pay.example/p/new-link-{len(self.replaced)}"
+        what = f"revoked the pay link and issued a new one: {reason}"
+        self.history.append({"at": "2026-11-25T11:00:00", "who": actor, "what": what, "note": None})
         return found
 
     def timeline(self, shop_id: str, invoice_id: str) -> list[dict[str, Any]]:
@@ -792,3 +805,39 @@ def test_every_form_needs_its_csrf_token(app: Flask) -> None:
         posted += 1
     assert posted >= 24
     assert owner.get("/invoices").status_code == 200  # still signed in: nothing was done
+
+
+def test_office_staff_revoke_a_sent_invoices_pay_link_with_the_form(
+    app: Flask, invoicing: FakeInvoicing
+) -> None:
+    """Revoke pay link: a button on a sent invoice that still has a balance (not on a draft), a
+    POST with the form's CSRF token, for office and owner only, the shop's own invoices only; the
+    timeline then says who revoked it."""
+    office = signed_in(app, "office@a.example")
+    assert "Revoke pay link" not in office.get("/invoices/inv-a").text  # a draft has no link
+    invoicing.by_shop["shop-a"]["inv-a"].update(
+        status="sent", invoice_number="INV-2026-000001", pay_url="https://pay.example/p/old"
+    )
+    page = office.get("/invoices/inv-a").text
+    assert "Revoke pay link" in page and 'action="/invoices/inv-a/pay-link"' in page
+    token = csrf_of(office, "/invoices/inv-a")
+    form = {"csrf_token": token, "reason": "texted to the wrong number"}
+    assert office.post("/invoices/inv-a/pay-link", data={"reason": "x"}).status_code == 400
+    tech = signed_in(app, "tech@a.example")
+    tech_form = {**form, "csrf_token": csrf_of(tech, "/my-jobs")}
+    assert tech.post("/invoices/inv-a/pay-link", data=tech_form).status_code == 403
+    other = signed_in(app, "office@b.example")
+    other_form = {**form, "csrf_token": csrf_of(other, "/invoices")}
+    assert other.post("/invoices/inv-a/pay-link", data=other_form).status_code == 404
+    assert invoicing.replaced == []
+    revoked = office.post("/invoices/inv-a/pay-link", data=form)
+    assert revoked.status_code == 302 and revoked.headers["Location"].endswith("#pay-link")
+    assert invoicing.replaced == [("shop-a", "inv-a", "Office", "texted to the wrong number")]
+    after = office.get("/invoices/inv-a").text
+    assert "Pay link revoked: the old link no longer works" in after
+    assert "Office</strong> revoked the pay link and issued a new one" in after
+    assert "https://pay.example/p/new-link-1" in after
+    invoicing.by_shop["shop-a"]["inv-a"]["status"] = "void"
+    refused = office.post("/invoices/inv-a/pay-link", data=form)
+    assert refused.status_code == 422 and "has not been sent" in refused.text
+    assert len(invoicing.replaced) == 1

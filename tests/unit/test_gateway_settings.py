@@ -88,6 +88,11 @@ class FakeInvoicing(Invoicing):
     def void(self, shop_id: str, invoice_id: str, actor: str, reason: str) -> dict[str, Any]:
         raise NotUsed
 
+    def replace_pay_link(
+        self, shop_id: str, invoice_id: str, actor: str, reason: str
+    ) -> dict[str, Any]:
+        raise NotUsed
+
     def timeline(self, shop_id: str, invoice_id: str) -> list[dict[str, Any]]:
         raise NotUsed
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import psycopg
 import pytest
 from flask import Flask, Response, jsonify
 from flask.testing import FlaskClient
@@ -39,6 +40,12 @@ def build(ready: Callable[[], bool] = lambda: True) -> Flask:
     @app.get("/boom")
     def boom() -> Response:
         raise RuntimeError(SECRET_DETAIL)
+
+    @app.get("/database-away")
+    def database_away() -> Response:
+        raise psycopg.OperationalError(
+            f"server closed the connection unexpectedly ({SECRET_DETAIL})"
+        )
 
     @app.get("/sold-out")
     def sold_out() -> Response:
@@ -214,3 +221,14 @@ def test_the_token_must_come_with_the_bearer_scheme(client: FlaskClient) -> None
     headers = {"Authorization": TOKEN, "X-Shop-Id": "shop-1"}
     response = client.post("/widgets", json={"name": "bolt", "quantity": 1}, headers=headers)
     assert response.status_code == 401
+
+
+def test_a_database_that_went_away_is_a_503_to_try_again_never_a_500(client: FlaskClient) -> None:
+    api = client.get("/database-away", headers=AUTH)
+    assert api.status_code == 503 and api.headers["Retry-After"] == "1"
+    assert body_of(api)["error"] == "database_unavailable"
+    assert SECRET_DETAIL not in api.get_data(as_text=True)
+    browser = {**AUTH, "Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    page = client.get("/database-away", headers=browser)
+    assert page.status_code == 503 and page.mimetype == "text/html"
+    assert "try again shortly" in page.get_data(as_text=True)

@@ -320,6 +320,7 @@ class Deliveries(DeliveryStore):
         self.messages = {m.message_id: Sent(m, f"SM{i}") for i, m in enumerate(messages)}
         self.facts: dict[str, contracts.MessageDelivered | contracts.MessageFailed] = {}
         self.stopped: set[str] = set()
+        self.replies: set[str] = set()
 
     def by_message_id(self, message_id: str) -> Sent | None:
         return self.messages.get(message_id)
@@ -333,8 +334,12 @@ class Deliveries(DeliveryStore):
         self.facts[fact.message_id] = fact
         return True
 
-    def opt_out(self, phone: str, opted_out: bool) -> None:
+    def opt_out(self, phone: str, opted_out: bool, reply_id: str) -> bool:
+        if reply_id in self.replies:
+            return False
+        self.replies.add(reply_id)
         (self.stopped.add if opted_out else self.stopped.discard)(phone)
+        return True
 
 
 def test_delivery_reports_become_one_fact_per_message_with_the_recipient_masked() -> None:
@@ -362,12 +367,14 @@ def test_stop_and_start_replies() -> None:
         None,
     ]
     store = Deliveries([])
-    handlers.when_customer_replies(store, "+15595550100", "STOP")
+    handlers.when_customer_replies(store, "+15595550100", "STOP", "SM1")
     assert store.stopped == {"+15595550100"}
-    handlers.when_customer_replies(store, "+15595550100", "Thanks!")
+    handlers.when_customer_replies(store, "+15595550100", "Thanks!", "SM2")
     assert store.stopped == {"+15595550100"}
-    handlers.when_customer_replies(store, "+15595550100", "start")
+    assert handlers.when_customer_replies(store, "+15595550100", "start", "SM3") is False
     assert store.stopped == set()
+    replayed = handlers.when_customer_replies(store, "+15595550100", "STOP", "SM1")
+    assert replayed is None and store.stopped == set()  # a replayed STOP cannot undo a START
     assert masked("dana@example.com") == "d•••@example.com" and masked("+15595550142") == "•••0142"
 
 

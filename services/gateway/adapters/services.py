@@ -24,6 +24,8 @@ from services.gateway.service_layer.ports import (
 
 TIMEOUT = 10
 PAGE = 50
+NAMES_AT_ONCE = 200
+"""Customers asked for in one call (the jobs service's largest page)."""
 POOL = 64
 """Connections kept per service: one per request thread of the web process."""
 
@@ -34,6 +36,7 @@ class Service:
     def __init__(self, base_url: str, token: str) -> None:
         self.base = base_url.rstrip("/")
         self.http = requests.Session()
+        self.http.trust_env = False  # the services' own addresses: no proxy settings, no .netrc
         self.http.headers["Authorization"] = f"Bearer {token}"
         pooled = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=POOL)
         self.http.mount("http://", pooled)
@@ -103,6 +106,12 @@ class HttpInvoicing(Service, Invoicing):
         path = f"/invoices/{_id(invoice_id)}/void"
         return self._call("POST", path, shop_id, actor=actor, json={"reason": reason})
 
+    def replace_pay_link(
+        self, shop_id: str, invoice_id: str, actor: str, reason: str
+    ) -> dict[str, Any]:
+        path = f"/invoices/{_id(invoice_id)}/pay-link"
+        return self._call("POST", path, shop_id, actor=actor, json={"reason": reason})
+
     def timeline(self, shop_id: str, invoice_id: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = self._call(
             "GET", f"/invoices/{_id(invoice_id)}/timeline", shop_id
@@ -155,6 +164,16 @@ class HttpJobs(Service, Jobs):
 
     def customer(self, shop_id: str, customer_id: str) -> dict[str, Any]:
         return self._call("GET", f"/customers/{_id(customer_id)}", shop_id)
+
+    def names(self, shop_id: str, customer_ids: list[str]) -> dict[str, str]:
+        """One call per page of up to NAMES_AT_ONCE customers, not one per customer."""
+        found: dict[str, str] = {}
+        for start in range(0, len(customer_ids), NAMES_AT_ONCE):
+            chunk = customer_ids[start : start + NAMES_AT_ONCE]
+            params = [("customer_id", c) for c in chunk] + [("limit", str(len(chunk)))]
+            page = self._call("GET", "/customers", shop_id, params=params)
+            found |= {c["customer_id"]: c["name"] for c in page["items"]}
+        return found
 
     def add_customer(self, shop_id: str, body: dict[str, Any]) -> dict[str, Any]:
         return self._call("POST", "/customers", shop_id, json=body)

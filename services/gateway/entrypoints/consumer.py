@@ -1,6 +1,6 @@
 """The staff app's consumer process: every fact about an invoice (drafted, edited, sent, viewed,
-paid, refunded, voided) becomes a row of live_changes and a NOTIFY, so the pages open in the
-shop's browsers refresh without a reload (the /live stream)."""
+paid, refunded, voided, a pay link replaced) becomes a row of live_changes and a NOTIFY, so the
+pages open in the shop's browsers refresh without a reload (the /live stream)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from shared.contracts import (
     InvoiceVoided,
     MessageDelivered,
     MessageFailed,
+    PayLinkReplaced,
     PaymentFailed,
     PaymentInitiated,
     PaymentReceived,
@@ -34,6 +35,7 @@ LIVE: tuple[type[Event], ...] = (
     InvoiceSent,
     InvoiceViewed,
     InvoiceVoided,
+    PayLinkReplaced,
     PaymentInitiated,
     PaymentReceived,
     PaymentFailed,

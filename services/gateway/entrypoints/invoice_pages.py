@@ -1,6 +1,6 @@
 """Invoice pages: the queue and lists by status, search, the review page with its inline edits,
-Send, Nudge, Void, internal notes, refunds (owner only), + New Invoice and + Invoice on an
-approved estimate."""
+Send, Nudge, Revoke pay link, Void, internal notes, refunds (owner only), + New Invoice and
++ Invoice on an approved estimate."""
 
 from __future__ import annotations
 
@@ -109,6 +109,23 @@ def _review(app: Flask, deps: Deps) -> None:
             return invoice_page(deps, invoice_id, reasons(exc)), 422
         flash("Voided.")
         return redirect(url_for("invoice", invoice_id=invoice_id))
+
+    @app.post("/invoices/<invoice_id>/pay-link")
+    @requires("invoices")
+    def replace_pay_link(invoice_id: str) -> Any:
+        """Revoke pay link: the customer's link stops working at once, a new one is issued and
+        the next reminder or nudge carries it (e.g. the text was forwarded to the wrong person)."""
+        user = me()
+        reason = request.form.get("reason", "")[:500]
+        try:
+            deps.invoicing().replace_pay_link(user.shop_id, invoice_id, user.name, reason)
+        except Refused as exc:
+            return invoice_page(deps, invoice_id, reasons(exc), "Pay link not revoked"), 422
+        flash(
+            "Pay link revoked: the old link no longer works. A new link is ready; the next"
+            " reminder or nudge carries it."
+        )
+        return redirect(url_for("invoice", invoice_id=invoice_id) + "#pay-link")
 
     @app.post("/invoices/<invoice_id>/refunds")
     @requires("refunds")

@@ -97,6 +97,13 @@ class Invoicing(abc.ABC):
     def void(self, shop_id: str, invoice_id: str, actor: str, reason: str) -> dict[str, Any]: ...
 
     @abc.abstractmethod
+    def replace_pay_link(
+        self, shop_id: str, invoice_id: str, actor: str, reason: str
+    ) -> dict[str, Any]:
+        """Revoke the customer's pay link and issue a new one; Refused when there is none to
+        replace (not sent, void, nothing owed)."""
+
+    @abc.abstractmethod
     def timeline(self, shop_id: str, invoice_id: str) -> list[dict[str, Any]]: ...
 
     @abc.abstractmethod
@@ -141,6 +148,17 @@ class Jobs(abc.ABC):
 
     @abc.abstractmethod
     def customer(self, shop_id: str, customer_id: str) -> dict[str, Any]: ...
+
+    def names(self, shop_id: str, customer_ids: list[str]) -> dict[str, str]:
+        """The names of these customers of the shop (one not found is left out); here one
+        lookup each, an adapter that can ask for all at once does."""
+        found = {}
+        for customer_id in customer_ids:
+            try:
+                found[customer_id] = self.customer(shop_id, customer_id)["name"]
+            except NotFound:
+                continue
+        return found
 
     @abc.abstractmethod
     def add_customer(self, shop_id: str, body: dict[str, Any]) -> dict[str, Any]: ...

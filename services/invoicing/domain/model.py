@@ -32,6 +32,7 @@ from shared.contracts import (
     LaborEntry,
     MessageDelivered,
     MessageFailed,
+    PayLinkReplaced,
     PaymentFailed,
     PaymentInitiated,
     PaymentMethod,
@@ -39,6 +40,7 @@ from shared.contracts import (
     RefundIssued,
     ReminderSent,
     ShopBranding,
+    pay_token_digest,
 )
 from shared.money import (
     Balance,
@@ -122,6 +124,10 @@ class CannotVoid(Exception):
     pass
 
 
+class CannotReplacePayLink(Exception):
+    """Only a sent invoice with something still owed has a pay link worth replacing."""
+
+
 def invoice_id_for_job(shop_id: str, job_id: str) -> str:
     """One invoice per closed job: the id is derived from the shop and the job, so a replay
     cannot make two."""
@@ -188,6 +194,8 @@ class Invoice:
     sent_at: datetime | None = None
     pay_token: str | None = None
     pay_url: str | None = None
+    link_number: int = 0
+    """1 for the link InvoiceSent carried; each replacement the next (0: not sent)."""
     viewed_at: datetime | None = None
     voided: bool = False
     payments: dict[str, Payment] = field(default_factory=dict)
@@ -547,6 +555,36 @@ class Invoice:
             )
         )
 
+    def replace_pay_link(
+        self, *, pay_token: str, pay_url: str, by: str, now: datetime, reason: str
+    ) -> None:
+        """Revoke the pay link the customer has and issue a new one (the text went to the wrong
+        person): the old link stops working, later messages carry the new one. A payment already
+        started on the old link still settles to the invoice (money is never refused)."""
+        if self.status is InvoiceStatus.NONE:
+            raise UnknownInvoice(self.invoice_id)
+        if not self.is_sent or self.pay_token is None:
+            raise CannotReplacePayLink("the invoice has not been sent: it has no pay link yet")
+        if self.voided:
+            raise CannotReplacePayLink("the invoice is void: its link already says so")
+        if self.balance().balance_cents <= 0:
+            raise CannotReplacePayLink("nothing is owed on it: there is nothing to pay")
+        if pay_token == self.pay_token:
+            raise CannotReplacePayLink("the new link must differ from the old one")
+        self._record(
+            PayLinkReplaced(
+                invoice_id=self.invoice_id,
+                shop_id=self.shop_id,
+                replaced_at=now,
+                replaced_by=by,
+                reason=reason,
+                link_number=self.link_number + 1,
+                pay_url=pay_url,
+                pay_token=pay_token,
+                revoked_token_sha256=pay_token_digest(self.pay_token),
+            )
+        )
+
     # --- facts from payments ------------------------------------------------------------------
 
     def knows(self, fact: Event) -> bool:
@@ -593,6 +631,10 @@ class Invoice:
                 event.pay_url,
                 event.pay_token,
             )
+            self.link_number = 1
+        elif isinstance(event, PayLinkReplaced):
+            self.pay_url, self.pay_token = event.pay_url, event.pay_token
+            self.link_number = event.link_number
         elif isinstance(event, InvoiceVoided):
             self.voided = True
         else:

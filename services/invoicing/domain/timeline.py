@@ -15,6 +15,7 @@ from shared.contracts import (
     InvoiceVoided,
     MessageDelivered,
     MessageFailed,
+    PayLinkReplaced,
     PaymentFailed,
     PaymentInitiated,
     PaymentReceived,
@@ -58,6 +59,10 @@ def describe(event: Event) -> Entry | None:
     if isinstance(event, InvoiceVoided):
         reason = f": {event.reason}" if event.reason else ""
         return Entry(event.voided_at, event.voided_by, f"voided{reason}", kind)
+    if isinstance(event, PayLinkReplaced):
+        reason = f": {event.reason}" if event.reason else ""
+        what = f"revoked the pay link and issued a new one{reason}"
+        return Entry(event.replaced_at, event.replaced_by, what, kind)
     return _payment_entry(event, kind) or _message_entry(event, kind)
 
 

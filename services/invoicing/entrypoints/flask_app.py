@@ -16,6 +16,7 @@ from services.invoicing.adapters.postgres import PooledUnitOfWork
 from services.invoicing.domain.model import (
     AlreadySent,
     BelowAmountPaid,
+    CannotReplacePayLink,
     CannotSend,
     CannotVoid,
     Edit,
@@ -41,7 +42,7 @@ from shared import eventstore
 from shared.eventstore import ConcurrencyConflict, EventTooLarge
 from shared.http import FieldError, actor, create_app, parse_body, query_choice, shop_id
 from shared.metrics import register_figures
-from shared.openapi import doc
+from shared.openapi import doc, one_of
 from shared.pagination import PAGE_QUERY, page_of, requested_page
 
 STATUSES = frozenset(s.value for s in InvoiceStatus if s is not InvoiceStatus.NONE)
@@ -61,6 +62,7 @@ def build_app() -> Flask:
             BelowAmountPaid: 409,
             AlreadySent: 409,
             CannotVoid: 409,
+            CannotReplacePayLink: 409,
             InvoiceAlreadyExists: 409,
             ConcurrencyConflict: 409,
             EventTooLarge: 413,
@@ -87,7 +89,7 @@ def _read_routes(app: Flask) -> None:
         "Invoices oldest first (the queue's order), keyset-paginated",
         response=InvoicePage,
         query={
-            "status": f"only this status: {', '.join(sorted(STATUSES))}",
+            "status": one_of("only this status", STATUSES),
             "job_id": "only the invoice drafted from this job",
             "customer_id": "only this customer's invoices",
             "q": "part of the invoice number or customer name, any case",
@@ -133,7 +135,7 @@ def _read_routes(app: Flask) -> None:
         return _reply(Timeline(items=entries))
 
     @app.get("/invoices/<invoice_id>/pdf")
-    @doc("The invoice as a PDF (what the customer gets by email)")
+    @doc("The invoice as a PDF (what the customer gets by email)", media="application/pdf")
     def get_pdf(invoice_id: str) -> Response:
         with PooledUnitOfWork(bootstrap.wiring.pool) as uow:
             invoice = _existing(uow, invoice_id)
@@ -295,6 +297,26 @@ def _lifecycle_routes(app: Flask) -> None:
         cmd = parse_body(commands.VoidInvoice, allow_empty=True)
         invoice = handlers.void_invoice(
             _request(), invoice_id, cmd.reason, _uow(), bootstrap.utc_now
+        )
+        return _reply_invoice(invoice)
+
+    @app.post("/invoices/<invoice_id>/pay-link")
+    @doc(
+        "Revoke the pay link and issue a new one (a sent invoice with a balance): publishes"
+        " PayLinkReplaced; the old link stops working",
+        body=commands.ReplacePayLink,
+        response=InvoiceOut,
+        errors=(409,),
+    )
+    def replace_pay_link(invoice_id: str) -> tuple[Response, int]:
+        cmd = parse_body(commands.ReplacePayLink, allow_empty=True)
+        invoice = handlers.replace_pay_link(
+            _request(),
+            invoice_id,
+            cmd.reason,
+            bootstrap.wiring.settings.pay_base_url,
+            _uow(),
+            bootstrap.utc_now,
         )
         return _reply_invoice(invoice)
 

@@ -77,6 +77,12 @@ class VoidInvoice(Command):
     reason: str = Field(default="", max_length=500)
 
 
+class ReplacePayLink(Command):
+    reason: str = Field(
+        default="", max_length=500, description="Why, in plain words (shown on the timeline)"
+    )
+
+
 class UpdateSettings(Command):
     name: Annotated[str, Field(max_length=200)] = ""
     number_prefix: Annotated[str, Field(max_length=30, pattern=r"^[A-Za-z0-9{}_./#-]*$")] = (

@@ -196,7 +196,7 @@ def send_invoice(
             invoice.send(
                 number=settings.invoice_number(number, now),
                 pay_token=token,
-                pay_url=f"{pay_base_url.rstrip('/')}/p/{token}",
+                pay_url=pay_link(pay_base_url, token),
                 today=settings.today(now),
                 branding=branding_of(settings),
                 by=req.by,
@@ -220,6 +220,34 @@ def void_invoice(
         return invoice
 
     return retrying(once)
+
+
+def replace_pay_link(
+    req: Request, invoice_id: str, reason: str, pay_base_url: str, uow: UnitOfWork, clock: Clock
+) -> Invoice:
+    """Revoke the invoice's pay link and issue a fresh one (128 new random bits):
+    PayLinkReplaced tells payments (the old link stops working) and notifications (later
+    messages carry the new link)."""
+
+    def once() -> Invoice:
+        with uow:
+            invoice = _invoice(uow, req.shop_id, invoice_id)
+            token = secrets.token_urlsafe(PAY_TOKEN_BYTES)
+            invoice.replace_pay_link(
+                pay_token=token,
+                pay_url=pay_link(pay_base_url, token),
+                by=req.by,
+                now=clock(),
+                reason=reason,
+            )
+            _save(uow, invoice, req)
+        return invoice
+
+    return retrying(once)
+
+
+def pay_link(pay_base_url: str, token: str) -> str:
+    return f"{pay_base_url.rstrip('/')}/p/{token}"
 
 
 def review_of(invoice: Invoice, settings: ShopSettings, now: datetime) -> Review:

@@ -48,8 +48,16 @@ from services.jobs.entrypoints.schemas import (
 from services.jobs.service_layer import commands, estimates, handlers
 from shared.eventstore import ConcurrencyConflict, EventTooLarge
 from shared.http import FieldError, create_app, parse_body, query_choice, shop_id
-from shared.openapi import doc
-from shared.pagination import PAGE_QUERY, page_of, requested_page
+from shared.openapi import doc, one_of
+from shared.pagination import MAX_ID_CHARS, MAX_PAGE, PAGE_QUERY, page_of, requested_page
+
+
+def _wanted_ids(ids: list[str]) -> list[str] | None:
+    """The customers a list is narrowed to (``customer_id`` repeated); None: no narrowing."""
+    if len(ids) > MAX_PAGE or not all(0 < len(i) <= MAX_ID_CHARS for i in ids):
+        reason = f"at most {MAX_PAGE} ids, each 1-{MAX_ID_CHARS} characters"
+        raise FieldError("customer_id", reason)
+    return ids or None
 
 
 def build_app() -> Flask:
@@ -87,7 +95,10 @@ def build_app() -> Flask:
         response=CustomerPage,
         query={
             "name": "part of the name, any case",
-            "customer_type": "residential, commercial or property_manager",
+            "customer_id": f"only these customers (repeat it for several, up to {MAX_PAGE})",
+            "customer_type": one_of(
+                "residential, commercial or property_manager", (t.value for t in CustomerType)
+            ),
             **PAGE_QUERY,
         },
     )
@@ -102,6 +113,7 @@ def build_app() -> Flask:
                 after=after,
                 name=request.args.get("name"),
                 customer_type=kind,
+                ids=_wanted_ids(request.args.getlist("customer_id")),
             )
         page = page_of(items, limit, views.CUSTOMERS)
         return _reply(CustomerPage.model_validate(page))
@@ -184,7 +196,7 @@ def build_app() -> Flask:
         response=PricebookPage,
         query={
             "search": "part of the name or SKU, any case",
-            "active": "true (default: both) or false for archived items",
+            "active": one_of("true or false for archived items (default: both)", ("true", "false")),
             **PAGE_QUERY,
         },
     )
@@ -243,7 +255,9 @@ def build_app() -> Flask:
         "The shop's jobs, oldest first, keyset-paginated",
         response=JobPage,
         query={
-            "status": "scheduled, in_progress, closed or canceled",
+            "status": one_of(
+                "scheduled, in_progress, closed or canceled", (s.value for s in JobStatus)
+            ),
             "customer_id": "only this customer's jobs",
             "technician": "only the jobs this technician is assigned to",
             **PAGE_QUERY,
@@ -370,7 +384,9 @@ def _estimate_routes(app: Flask) -> None:
         "The shop's estimates, oldest first, keyset-paginated",
         response=EstimatePage,
         query={
-            "status": "draft, sent, approved or declined",
+            "status": one_of(
+                "draft, sent, approved or declined", (s.value for s in EstimateStatus)
+            ),
             "customer_id": "only this customer's estimates",
             **PAGE_QUERY,
         },

@@ -13,7 +13,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from services.notifications.domain.messages import Message
+from services.notifications.domain.messages import Message, relinked
 from services.notifications.domain.reminders import DEFAULTS, Automations
 from services.notifications.domain.standing import Standing, corrected
 from services.notifications.service_layer.automations import AutomationsForm
@@ -36,6 +36,7 @@ from shared.contracts import (
     InvoiceVoided,
     MessageDelivered,
     MessageFailed,
+    PayLinkReplaced,
     ReminderSent,
 )
 from shared.envelope import Envelope
@@ -59,7 +60,7 @@ INSERT_MESSAGE = (
 )
 STANDINGS = """
 SELECT s.event, c.event, coalesce(p.paid, 0), coalesce(p.clearing, false),
-       v.invoice_id IS NOT NULL, coalesce(m.done, '{}'), m.last, o.phone IS NOT NULL
+       v.invoice_id IS NOT NULL, coalesce(m.done, '{}'), m.last, o.phone IS NOT NULL, l.pay_url
 FROM sent_invoices s
 LEFT JOIN corrections c ON c.invoice_id = s.invoice_id
 LEFT JOIN voided_invoices v ON v.invoice_id = s.invoice_id
@@ -74,6 +75,10 @@ LEFT JOIN LATERAL (
     FROM messages WHERE invoice_id = s.invoice_id
 ) m ON true
 LEFT JOIN opted_out o ON o.phone = coalesce(c.event, s.event) -> 'customer' ->> 'phone'
+LEFT JOIN LATERAL (
+    SELECT pay_url FROM pay_links WHERE invoice_id = s.invoice_id
+    ORDER BY link_number DESC LIMIT 1
+) l ON true
 """
 OPEN = (
     " WHERE v.invoice_id IS NULL AND"
@@ -89,7 +94,8 @@ def _standing(row: tuple[Any, ...]) -> Standing:
     sent = InvoiceSent.model_validate(row[0])
     correction = InvoiceUpdated.model_validate(row[1]) if row[1] else None
     done = frozenset(tuple(d.split(" ", 1)) for d in row[5])
-    return Standing(corrected(sent, correction), row[2], row[3], row[4], done, row[6], row[7])
+    invoice = corrected(sent, correction, row[8])
+    return Standing(invoice, row[2], row[3], row[4], done, row[6], row[7])
 
 
 def _insert(conn: psycopg.Connection, messages: list[Message], at: datetime | None) -> int:
@@ -147,6 +153,13 @@ class QueueOnConnection(MessageQueue, InvoiceFacts):
             (voided.invoice_id, voided.shop_id, voided.voided_at),
         )
 
+    def new_pay_link(self, replaced: PayLinkReplaced) -> None:
+        self.conn.execute(
+            "INSERT INTO pay_links (invoice_id, link_number, shop_id, pay_url)"
+            " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            (replaced.invoice_id, replaced.link_number, replaced.shop_id, replaced.pay_url),
+        )
+
     def payment(
         self, payment_id: str, invoice_id: str, shop_id: str, amount_cents: int, state: str
     ) -> None:
@@ -169,7 +182,7 @@ class PooledMessageStore(MessageStore):
     def claim_next(self) -> Claimed | None:
         with self.pool.connection() as conn:
             row = conn.execute(CLAIM).fetchone()
-            return None if row is None else self._claimed(conn, _message(row), row[10])
+            return None if row is None else self._claimed(conn, _message(row), row[10], True)
 
     def stuck(self, claimed_before: datetime) -> list[Claimed]:
         with self.pool.connection() as conn:
@@ -180,10 +193,18 @@ class PooledMessageStore(MessageStore):
             ).fetchall()
             return [self._claimed(conn, _message(row), row[10]) for row in rows]
 
-    def _claimed(self, conn: psycopg.Connection, message: Message, at: datetime) -> Claimed:
-        """With the invoice as the customer has it now (the PDF shows corrections)."""
+    def _claimed(
+        self, conn: psycopg.Connection, message: Message, at: datetime, relink: bool = False
+    ) -> Claimed:
+        """With the invoice as the customer has it now (the PDF shows corrections), and the live
+        pay link: a message claimed to be sent (``relink``) that was queued before staff replaced
+        the link goes out with the new one (its words on record are changed to match, under this
+        claim). One left half-sent keeps its words: the provider is asked for exactly those."""
         row = conn.execute(
-            "SELECT s.event, c.event, o.phone IS NOT NULL FROM sent_invoices s"
+            "SELECT s.event, c.event, o.phone IS NOT NULL,"
+            " (SELECT array_agg(pay_url ORDER BY link_number) FROM pay_links"
+            "  WHERE invoice_id = s.invoice_id)"
+            " FROM sent_invoices s"
             " LEFT JOIN corrections c ON c.invoice_id = s.invoice_id"
             " LEFT JOIN opted_out o ON o.phone = %s WHERE s.invoice_id = %s",
             (message.recipient, message.invoice_id),
@@ -191,7 +212,18 @@ class PooledMessageStore(MessageStore):
         assert row is not None
         sent = InvoiceSent.model_validate(row[0])
         correction = InvoiceUpdated.model_validate(row[1]) if row[1] else None
-        return Claimed(message, corrected(sent, correction), at, bool(row[2]))
+        links: list[str] = row[3] or []
+        if links and relink:
+            now_reads = relinked(message, [sent.pay_url, *links[:-1]], links[-1])
+            if now_reads != message:
+                conn.execute(
+                    "UPDATE messages SET body = %s"
+                    " WHERE message_id = %s AND status = 'sending' AND claimed_at = %s",
+                    (now_reads.body, message.message_id, at),
+                )
+                message = now_reads
+        invoice = corrected(sent, correction, links[-1] if links else None)
+        return Claimed(message, invoice, at, bool(row[2]))
 
     def sent(self, claimed: Claimed, provider_id: str) -> None:
         self._settle(claimed, "sent", provider_id=provider_id)
@@ -347,11 +379,18 @@ class PooledDeliveryStore(DeliveryStore):
                 )
             return told
 
-    def opt_out(self, phone: str, opted_out: bool) -> None:
-        with self.pool.connection() as conn:
+    def opt_out(self, phone: str, opted_out: bool, reply_id: str) -> bool:
+        with self.pool.connection() as conn, conn.transaction():
+            first = conn.execute(
+                "INSERT INTO inbound_replies (reply_id) VALUES (%s) ON CONFLICT DO NOTHING",
+                (reply_id,),
+            )
+            if first.rowcount != 1:
+                return False
             if opted_out:
                 conn.execute(
                     "INSERT INTO opted_out (phone) VALUES (%s) ON CONFLICT DO NOTHING", (phone,)
                 )
             else:
                 conn.execute("DELETE FROM opted_out WHERE phone = %s", (phone,))
+            return True

@@ -6,7 +6,7 @@ sends the very same words. Standard library and the contracts only."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from services.notifications.domain.standing import Standing
@@ -49,6 +49,16 @@ class Message:
     """What the attached PDF shows as left to pay (None: the whole total)."""
     step: str | None = None
     """The reminder step ("+7"), for reminders."""
+
+
+def relinked(message: Message, revoked_links: list[str], live_link: str) -> Message:
+    """A message queued before staff replaced the pay link goes out with the live link: the old
+    one no longer works. Nothing else in its words changes."""
+    body = message.body
+    for old in revoked_links:
+        if old and old != live_link:
+            body = body.replace(old, live_link)
+    return message if body == message.body else replace(message, body=body)
 
 
 def message_id(invoice_id: str, kind: str, channel: Channel) -> str:

@@ -12,9 +12,14 @@ from shared.contracts import InvoiceSent, InvoiceUpdated, MessageChannel
 DEFAULT_ZONE = "America/Los_Angeles"
 
 
-def corrected(sent: InvoiceSent, correction: InvoiceUpdated | None) -> InvoiceSent:
+def corrected(
+    sent: InvoiceSent, correction: InvoiceUpdated | None, pay_url: str | None = None
+) -> InvoiceSent:
     """The invoice as the customer has it now: a correction after sending replaces what the
-    customer owes, their contacts and the due date (the number and the pay link stay)."""
+    customer owes, their contacts and the due date (the number stays); ``pay_url`` is the live
+    pay link when staff replaced the one InvoiceSent carried."""
+    if pay_url is not None and pay_url != sent.pay_url:
+        sent = sent.model_copy(update={"pay_url": pay_url, "pay_token": None})
     if correction is None or not correction.sent:
         return sent
     return sent.model_copy(

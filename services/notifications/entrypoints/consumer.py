@@ -1,6 +1,7 @@
 """The notifications service's worker process: a consumer that queues the SMS and email of each
-InvoiceSent and keeps what reminders need to know (corrections, voids, payments), and a sender
-that hands queued messages to Twilio and SendGrid (and settles any a crash left half-sent)."""
+InvoiceSent and keeps what reminders need to know (corrections, new pay links, voids, payments),
+and a sender that hands queued messages to Twilio and SendGrid (and settles any a crash left
+half-sent)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from shared.contracts import (
     InvoiceSent,
     InvoiceUpdated,
     InvoiceVoided,
+    PayLinkReplaced,
     PaymentFailed,
     PaymentInitiated,
     PaymentReceived,
@@ -32,6 +34,7 @@ IDLE_SECONDS = 0.05
 INVOICE_FACTS: tuple[type[Event], ...] = (
     InvoiceUpdated,
     InvoiceVoided,
+    PayLinkReplaced,
     PaymentInitiated,
     PaymentReceived,
     PaymentFailed,

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from flask import Flask, Response, jsonify, request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 from sendgrid.helpers.eventwebhook import EventWebhook
 from twilio.request_validator import RequestValidator
 
@@ -48,6 +48,40 @@ class Queued(BaseModel):
 
 class NudgeQueued(BaseModel):
     messages: list[Queued]
+
+
+class TwilioStatus(BaseModel):
+    """Twilio's status callback form (only its signature makes it trusted)."""
+
+    MessageSid: str
+    MessageStatus: str
+    ErrorCode: str | None = None
+
+
+class TwilioReply(BaseModel):
+    """Twilio's form for an SMS a customer sent to the shop's number."""
+
+    From: str
+    Body: str
+
+
+class SendGridEvent(BaseModel):
+    event: str
+    message_id: str | None = None
+    timestamp: int | None = None
+    reason: str | None = None
+
+
+class SendGridEvents(RootModel[list[SendGridEvent]]):
+    """SendGrid's signed event batch."""
+
+
+TWILIO_SIGNED = {"X-Twilio-Signature": "Twilio's signature of the URL and form"}
+SENDGRID_SIGNED = {
+    "X-Twilio-Email-Event-Webhook-Signature": "SendGrid's ECDSA signature of the batch",
+    "X-Twilio-Email-Event-Webhook-Timestamp": "when SendGrid signed it (Unix seconds)",
+}
+FORM = "application/x-www-form-urlencoded"
 
 
 class Forbidden(Exception):
@@ -124,7 +158,15 @@ def _staff_routes(app: Flask) -> None:
 
 def _webhooks(app: Flask) -> None:
     @app.post("/webhooks/twilio/status")
-    @doc("Twilio's message status callback (signed with X-Twilio-Signature)", status=204)
+    @doc(
+        "Twilio's message status callback (signed with X-Twilio-Signature)",
+        status=204,
+        body=TwilioStatus,
+        body_media=FORM,
+        query={"m": "our message id, in the callback URL we gave Twilio"},
+        headers=TWILIO_SIGNED,
+        errors=(403,),
+    )
     def twilio_status() -> tuple[str, int]:
         form = _verified_twilio_form()
         outcome = TWILIO_OUTCOMES.get(form.get("MessageStatus", ""))
@@ -134,17 +176,34 @@ def _webhooks(app: Flask) -> None:
         return "", 204
 
     @app.post("/webhooks/twilio/inbound")
-    @doc("An SMS reply from a customer (STOP / START), signed by Twilio")
+    @doc(
+        "An SMS reply from a customer (STOP / START), signed by Twilio",
+        media="text/xml",
+        body=TwilioReply,
+        body_media=FORM,
+        headers=TWILIO_SIGNED,
+        errors=(403,),
+    )
     def twilio_inbound() -> Response:
         form = _verified_twilio_form()
         phone, body = form.get("From", ""), form.get("Body", "")
         if not phone:
             raise FieldError("From", "is required")
-        handlers.when_customer_replies(PooledDeliveryStore(bootstrap.wiring.pool), phone, body)
+        if not form.get("MessageSid"):
+            raise FieldError("MessageSid", "is required")
+        handlers.when_customer_replies(
+            PooledDeliveryStore(bootstrap.wiring.pool), phone, body, form["MessageSid"]
+        )
         return Response(EMPTY_TWIML, mimetype="text/xml")
 
     @app.post("/webhooks/sendgrid")
-    @doc("SendGrid's signed event webhook: delivered, bounce, dropped …", status=204)
+    @doc(
+        "SendGrid's signed event webhook: delivered, bounce, dropped …",
+        status=204,
+        body=SendGridEvents,
+        headers=SENDGRID_SIGNED,
+        errors=(403,),
+    )
     def sendgrid_events() -> tuple[str, int]:
         events = _verified_sendgrid_events()
         for event in events:

@@ -39,6 +39,7 @@ from shared.contracts import (
     InvoiceSent,
     InvoiceUpdated,
     InvoiceVoided,
+    PayLinkReplaced,
     PaymentFailed,
     PaymentInitiated,
     PaymentReceived,
@@ -85,7 +86,8 @@ PAYMENT_STATES = {
 
 
 def when_invoice_changes_record_it(envelope: Envelope, facts: InvoiceFacts) -> None:
-    """Corrections, voids and payments: what reminders need to know, in any order."""
+    """Corrections, replaced pay links, voids and payments: what reminders need to know, in any
+    order."""
     event = envelope.event
     _same_shop(getattr(event, "shop_id", ""), envelope)
     if isinstance(event, InvoiceUpdated):
@@ -93,6 +95,8 @@ def when_invoice_changes_record_it(envelope: Envelope, facts: InvoiceFacts) -> N
             facts.correct(event)
     elif isinstance(event, InvoiceVoided):
         facts.void(event)
+    elif isinstance(event, PayLinkReplaced):
+        facts.new_pay_link(event)
     elif isinstance(event, PaymentInitiated | PaymentReceived | PaymentFailed):
         state = PAYMENT_STATES[type(event)]
         facts.payment(event.payment_id, event.invoice_id, event.shop_id, event.amount_cents, state)
@@ -269,9 +273,12 @@ def when_provider_reports(
     return store.report(outcome_fact(sent.message, outcome, at, reason))
 
 
-def when_customer_replies(store: DeliveryStore, phone: str, body: str) -> bool | None:
-    """STOP: no more texts to that number; START: texts again. The decision, or None."""
+def when_customer_replies(
+    store: DeliveryStore, phone: str, body: str, reply_id: str
+) -> bool | None:
+    """STOP: no more texts to that number; START: texts again. The decision, or None (not a
+    STOP or START, or a reply already acted on: a replayed STOP cannot undo a later START)."""
     decision = opt_out_reply(body)
-    if decision is not None:
-        store.opt_out(phone, decision)
+    if decision is None or not store.opt_out(phone, decision, reply_id):
+        return None
     return decision

@@ -18,6 +18,7 @@ from shared.contracts import (
     InvoiceVoided,
     MessageDelivered,
     MessageFailed,
+    PayLinkReplaced,
     ReminderSent,
 )
 
@@ -46,6 +47,10 @@ class InvoiceFacts(abc.ABC):
 
     @abc.abstractmethod
     def void(self, voided: InvoiceVoided) -> None: ...
+
+    @abc.abstractmethod
+    def new_pay_link(self, replaced: PayLinkReplaced) -> None:
+        """Keep every link staff issued: the highest-numbered is the live one (any order)."""
 
     @abc.abstractmethod
     def payment(
@@ -141,5 +146,6 @@ class DeliveryStore(abc.ABC):
         """Record the message's outcome once (the first final report wins); False if known."""
 
     @abc.abstractmethod
-    def opt_out(self, phone: str, opted_out: bool) -> None:
-        """STOP (True) or START (False) from that number."""
+    def opt_out(self, phone: str, opted_out: bool, reply_id: str) -> bool:
+        """STOP (True) or START (False) from that number, once per reply (Twilio's MessageSid):
+        False, and nothing changes, for a reply handled before (a replayed webhook)."""

@@ -20,6 +20,7 @@ from services.payments.service_layer.unit_of_work import (
     UnitOfWork,
 )
 from shared import eventstore
+from shared.contracts import pay_token_digest
 from shared.envelope import Envelope
 from shared.unit_of_work import PooledTransaction
 
@@ -54,10 +55,22 @@ class PostgresPayableInvoices(PayableInvoices):
             (
                 invoice.invoice_id,
                 invoice.shop_id,
-                invoice.pay_token,
+                invoice.reachable_token,
                 Jsonb(COPY.dump_python(invoice, mode="json")),
             ),
         )
+        for digest in invoice.revoked:
+            self.conn.execute(
+                "INSERT INTO revoked_pay_links (token_sha256, invoice_id, shop_id)"
+                " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                (digest, invoice.invoice_id, invoice.shop_id),
+            )
+
+    def revoked(self, token: str) -> bool:
+        found = self.conn.execute(
+            "SELECT 1 FROM revoked_pay_links WHERE token_sha256 = %s", (pay_token_digest(token),)
+        )
+        return found.fetchone() is not None
 
     def by_token(self, token: str) -> PayableInvoice | None:
         row = self.conn.execute(

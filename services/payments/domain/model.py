@@ -16,8 +16,10 @@ from shared.contracts import (
     InvoiceTotals,
     InvoiceUpdated,
     InvoiceVoided,
+    PayLinkReplaced,
     PaymentMethod,
     ShopBranding,
+    pay_token_digest,
 )
 
 PREVIEW_BOTS = re.compile(
@@ -56,15 +58,26 @@ class PayableInvoice:
     """When the content we hold was true (the newest InvoiceSent or correction seen)."""
     voided_at: datetime | None = None
     void_reason: str = ""
+    link_number: int = 0
+    """The live link's number: InvoiceSent's is 1, each PayLinkReplaced the next."""
+    revoked: list[str] = field(default_factory=list)
+    """SHA-256 of every token staff revoked (or that a newer link replaced): never payable."""
 
     @property
     def payable(self) -> bool:
         return self.pay_token is not None and self.voided_at is None
 
+    @property
+    def reachable_token(self) -> str | None:
+        """The token the pay page answers to: the live link, once InvoiceSent has brought the
+        invoice itself (a replacement can arrive first; its link waits for the content)."""
+        return self.pay_token if self.invoice_number is not None else None
+
     def keep_sent(self, sent: InvoiceSent) -> None:
-        """The token, number and branding come only with InvoiceSent; its content counts unless a
-        correction made later has already arrived."""
-        self.pay_token, self.pay_url = sent.pay_token, sent.pay_url
+        """The number and branding come only with InvoiceSent, and its link unless a newer one
+        replaced it already; its content counts unless a correction made later has arrived."""
+        if self.link_number <= 1:
+            self.pay_token, self.pay_url, self.link_number = sent.pay_token, sent.pay_url, 1
         self.invoice_number, self.sent_at, self.shop = sent.invoice_number, sent.sent_at, sent.shop
         if self.as_of is None or sent.sent_at >= self.as_of:
             self._content(
@@ -94,6 +107,24 @@ class PayableInvoice:
             update.updated_at,
         )
         return True
+
+    def keep_new_link(self, replaced: PayLinkReplaced) -> bool:
+        """Staff revoked a link and issued another: the highest-numbered link is the live one,
+        whatever order the events come in; each replacement names the link it revoked, so every
+        older link ends up revoked. False when nothing changed (a redelivery)."""
+        before = (self.link_number, list(self.revoked))
+        self._revoke(replaced.revoked_token_sha256)
+        if replaced.link_number > self.link_number:
+            self.pay_token, self.pay_url = replaced.pay_token, replaced.pay_url
+            self.link_number = replaced.link_number
+        return (self.link_number, self.revoked) != before
+
+    def is_revoked(self, token: str) -> bool:
+        return pay_token_digest(token) in self.revoked
+
+    def _revoke(self, digest: str) -> None:
+        if digest not in self.revoked:
+            self.revoked.append(digest)
 
     def keep_voided(self, voided: InvoiceVoided) -> None:
         self.voided_at, self.void_reason = voided.voided_at, voided.reason

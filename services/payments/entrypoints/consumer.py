@@ -1,5 +1,5 @@
-"""The payments service's consumer process: InvoiceSent, corrections and voids → the copy the pay
-page shows."""
+"""The payments service's consumer process: InvoiceSent, corrections, replaced pay links and voids
+→ the copy the pay page shows."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from services.payments import bootstrap
 from services.payments.adapters.postgres import ConsumerUnitOfWork
 from services.payments.service_layer import handlers
 from shared.consumer import Consumer
-from shared.contracts import InvoiceSent, InvoiceUpdated, InvoiceVoided
+from shared.contracts import InvoiceSent, InvoiceUpdated, InvoiceVoided, PayLinkReplaced
 from shared.envelope import Envelope
 
 GROUP = "payments"
@@ -26,6 +26,7 @@ def build_consumer() -> Consumer:
             InvoiceSent: on_invoice_news,
             InvoiceUpdated: on_invoice_news,
             InvoiceVoided: on_invoice_news,
+            PayLinkReplaced: on_invoice_news,
         },
         poison=(handlers.TenantMismatch,),
     )

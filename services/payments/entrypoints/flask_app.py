@@ -24,6 +24,7 @@ from services.payments.entrypoints.schemas import (
     PaymentList,
     PaymentOut,
     PaymentStarted,
+    StripeWebhookEvent,
 )
 from services.payments.service_layer import commands, handlers
 from services.payments.service_layer.gateway import (
@@ -39,9 +40,10 @@ from shared.invoice_pdf import render as render_pdf
 from shared.limits import limit_view, limiter_for
 from shared.metrics import WEBHOOKS_REFUSED, register_figures
 from shared.money import format_cents
-from shared.openapi import doc
+from shared.openapi import HTML, doc
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+CSRF_HEADER = "The pay page's CSRF token (in its HTML): posts without it are refused (403)"
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 STATIC = Path(__file__).resolve().parent.parent / "static"
 PAGE_HEADERS = {
@@ -63,6 +65,7 @@ def build_app() -> Flask:
         bootstrap.wiring.ready,
         errors={
             handlers.UnknownPayLink: 404,
+            handlers.RevokedPayLink: 410,
             handlers.UnknownPayment: 404,
             handlers.AttemptAlreadyStarted: 409,
             NotPayable: 409,
@@ -76,26 +79,34 @@ def build_app() -> Flask:
     _staff_routes(app)
 
     @app.get("/p/<token>")
-    @doc("The customer's pay page (public; the token is the secret)")
+    @doc(
+        "The customer's pay page (public; the token is the secret)",
+        media=HTML,
+        page_errors=(404, 410),
+    )
     def pay_page(token: str) -> Response:
         page = _opened(token)
         if page is None:
-            return _not_found()
+            return _not_found(token)
         return _page(render_template("pay.html", **_view(token, page)))
 
     @app.get("/p/static/pay.js")
-    @doc("The pay page's script")
+    @doc("The pay page's script", media="text/javascript")
     def pay_script() -> Response:
         response = send_file(STATIC / "pay.js", mimetype="text/javascript", max_age=300)
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 
     @app.get("/p/<token>/pdf")
-    @doc("The invoice as a PDF, from the pay page (public)")
+    @doc(
+        "The invoice as a PDF, from the pay page (public)",
+        media="application/pdf",
+        page_errors=(404, 410),
+    )
     def pay_pdf(token: str) -> Response:
         page = _payable(token)
         if page is None:
-            return _not_found()
+            return _not_found(token)
         body = render_pdf(_pdf(page), _shop(page.invoice))
         name = page.invoice.invoice_number or "invoice"
         return Response(
@@ -128,7 +139,8 @@ def _paying_routes(app: Flask) -> None:
         body=commands.StartPayment,
         response=PaymentStarted,
         status=201,
-        errors=(402, 409),
+        errors=(402, 403, 409, 410),
+        headers={"X-CSRF-Token": CSRF_HEADER},
     )
     def start_payment(token: str) -> tuple[Response, int]:
         if TOKEN.fullmatch(token) is None:
@@ -169,7 +181,8 @@ def _paying_routes(app: Flask) -> None:
         body=commands.StartCardSetup,
         response=CardSetup,
         status=201,
-        errors=(409,),
+        errors=(403, 409, 410),
+        headers={"X-CSRF-Token": CSRF_HEADER},
     )
     def card_setup(token: str) -> tuple[Response, int]:
         if TOKEN.fullmatch(token) is None:
@@ -182,7 +195,11 @@ def _paying_routes(app: Flask) -> None:
         return jsonify(CardSetup(client_secret=secret).model_dump()), 201
 
     @app.post("/webhooks/stripe")
-    @doc("Stripe's webhooks (signature verified; each event id acted on once)", errors=(400,))
+    @doc(
+        "Stripe's webhooks (signature verified; each event id acted on once)",
+        body=StripeWebhookEvent,
+        headers={"Stripe-Signature": "Stripe's signature of the body with the endpoint's secret"},
+    )
     def stripe_webhook() -> tuple[Response, int]:
         signature = request.headers.get("Stripe-Signature", "")
         try:
@@ -376,8 +393,15 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def _not_found() -> Response:
-    """The same plain page for a malformed and an unknown token: it reveals nothing."""
+def _not_found(token: str) -> Response:
+    """The same plain page for a malformed and an unknown token: it reveals nothing. A link staff
+    revoked says only that it is no longer valid and to ask the business for a new one (410):
+    no shop, number or amount — whoever holds it may not be the customer."""
+    if TOKEN.fullmatch(token) and handlers.is_revoked_pay_link(
+        token, PooledUnitOfWork(bootstrap.wiring.pool)
+    ):
+        html = render_template("link_revoked.html")
+        return Response(html, 410, mimetype="text/html", headers=PAGE_HEADERS)
     return Response(
         render_template("not_found.html"), 404, mimetype="text/html", headers=PAGE_HEADERS
     )

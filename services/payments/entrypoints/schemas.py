@@ -38,3 +38,11 @@ class PaymentList(BaseModel):
 
 class CardSetup(BaseModel):
     client_secret: str
+
+
+class StripeWebhookEvent(BaseModel):
+    """What Stripe posts to the webhook (only its signature makes it trusted)."""
+
+    id: str
+    type: str
+    data: dict[str, object]

@@ -32,6 +32,7 @@ from shared.contracts import (
     InvoiceUpdated,
     InvoiceViewed,
     InvoiceVoided,
+    PayLinkReplaced,
     PaymentFailed,
     PaymentInitiated,
     PaymentMethod,
@@ -50,10 +51,10 @@ class TenantMismatch(Exception):
 
 
 def when_invoicing_tells_keep_copy(envelope: Envelope, uow: UnitOfWork) -> None:
-    """InvoiceSent, a correction of a sent invoice, or InvoiceVoided: the copy the pay page shows,
-    right whatever order they come in."""
+    """InvoiceSent, a correction of a sent invoice, a replaced pay link or InvoiceVoided: the copy
+    the pay page shows, right whatever order they come in."""
     event = envelope.event
-    assert isinstance(event, InvoiceSent | InvoiceUpdated | InvoiceVoided)
+    assert isinstance(event, InvoiceSent | InvoiceUpdated | InvoiceVoided | PayLinkReplaced)
     if event.shop_id != envelope.tenant:
         raise TenantMismatch(f"{envelope.type} for {event.shop_id} came as {envelope.tenant}")
     invoice = uow.invoices.get(event.invoice_id) or PayableInvoice(event.invoice_id, event.shop_id)
@@ -63,6 +64,9 @@ def when_invoicing_tells_keep_copy(envelope: Envelope, uow: UnitOfWork) -> None:
         invoice.keep_sent(event)
     elif isinstance(event, InvoiceVoided):
         invoice.keep_voided(event)
+    elif isinstance(event, PayLinkReplaced):
+        if not invoice.keep_new_link(event):
+            return
     elif not invoice.keep_correction(event):
         return
     uow.invoices.save(invoice)
@@ -91,6 +95,12 @@ def open_pay_link(
         cards = saved_cards_for(opened.invoice, uow)
         uow.commit()
     return PayPage(opened.invoice, ledger, cards)
+
+
+def is_revoked_pay_link(token: str, uow: UnitOfWork) -> bool:
+    """A link staff replaced: the customer is told it is no longer valid (nothing else)."""
+    with uow:
+        return uow.invoices.revoked(token)
 
 
 def read_pay_page(token: str, uow: UnitOfWork) -> PayPage | None:
@@ -237,9 +247,15 @@ def _same_attempt(charge: Charge, invoice_id: str, amount: int, method: str) -> 
         raise PaymentRefused("attempt", "this attempt was for another payment")
 
 
+class RevokedPayLink(Exception):
+    """Staff replaced this link: it takes no payment (one already started on it still settles)."""
+
+
 def _by_token(uow: UnitOfWork, token: str) -> PayableInvoice:
     opened = uow.invoices.by_token(token)
     if opened is None:
+        if uow.invoices.revoked(token):
+            raise RevokedPayLink("this pay link is no longer valid: ask the business for a new one")
         raise UnknownPayLink(token)
     return opened
 

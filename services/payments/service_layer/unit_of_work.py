@@ -36,6 +36,11 @@ class PayableInvoices(abc.ABC):
     def open(self, token: str, real: bool, now: datetime) -> Opened | None:
         """Count an open of the pay link (``real``: by a person); None for an unknown token."""
 
+    @abc.abstractmethod
+    def revoked(self, token: str) -> bool:
+        """Whether staff revoked this token (a replaced link): the page says it is no longer
+        valid, and nothing can be paid with it."""
+
 
 class Charges(abc.ABC):
     @abc.abstractmethod

@@ -19,10 +19,11 @@ from services.reporting.service_layer import handlers
 from shared.http import FieldError, create_app, parse_body, query_choice, shop_id
 from shared.metrics import register_figures
 from shared.money import format_cents
-from shared.openapi import doc
+from shared.openapi import day, doc, one_of, whole_number
 
 EARLIEST = date(2000, 1, 1)
-AS_OF = "Day of the report, YYYY-MM-DD, in the shop's time zone (default: today)"
+MAX_EDGES = 7
+AS_OF = day("Day of the report, YYYY-MM-DD, in the shop's time zone (default: today)")
 BUCKETS = "Bucket edges in days past due, e.g. 30,60,90 (default: the shop's)"
 
 
@@ -64,7 +65,7 @@ class OwingInvoices(BaseModel):
 
 class Edges(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-    edges: list[int] = Field(min_length=1, max_length=7, examples=[[30, 60, 90]])
+    edges: list[int] = Field(min_length=1, max_length=MAX_EDGES, examples=[[30, 60, 90]])
 
 
 def build_app() -> Flask:
@@ -79,7 +80,11 @@ def build_app() -> Flask:
     @doc(
         "AR aging as of a day: buckets of days past due, in total or per customer",
         response=AgingReport,
-        query={"as_of": AS_OF, "group_by": "total (default) or customer", "buckets": BUCKETS},
+        query={
+            "as_of": AS_OF,
+            "group_by": one_of("total (default) or customer", ("total", "customer")),
+            "buckets": BUCKETS,
+        },
         errors=(422,),
     )
     def ar_aging() -> Response:
@@ -93,7 +98,7 @@ def build_app() -> Flask:
         response=OwingInvoices,
         query={
             "as_of": AS_OF,
-            "bucket": "0 = Current, 1 = first bucket past due, …",
+            "bucket": whole_number("0 = Current, 1 = first bucket past due, …", 0, MAX_EDGES),
             "customer_id": "Only this customer's",
             "buckets": BUCKETS,
         },
@@ -126,6 +131,7 @@ def build_app() -> Flask:
         "AR aging per customer as CSV (amounts in dollars, a total row last)",
         query={"as_of": AS_OF, "buckets": BUCKETS},
         errors=(422,),
+        media="text/csv",
     )
     def ar_aging_csv() -> Response:
         report = handlers.aging_report(_ask(True), _reports())
