@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: run test unit integration e2e smoke bench lint format contracts dashboards install clean
+.PHONY: chaos fuzz load run test unit integration e2e smoke bench lint format contracts dashboards install clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required"'
@@ -40,8 +40,16 @@ run: $(STAMP)  ## start the whole platform with demo data (PROMETHEUS=1: with a 
 smoke: $(STAMP)  ## against a running `make run`: close a job, wait ≤ 2 s for its draft
 	$(PY) -m shared.devstack smoke
 
+CHAOS_JOBS ?= 10000
+chaos: $(STAMP)  ## CHAOS_JOBS jobs closed, sent and a share paid while processes die by kill -9 (≥ 20), the broker and PostgreSQL restart; prints the tally, exits 1 on a miss
+	$(PY) -m tests.chaos --jobs $(CHAOS_JOBS) --kills 20 --every $(or $(CHAOS_EVERY),6)
+
+FUZZ_EXAMPLES ?= 100
+fuzz: $(STAMP)  ## schemathesis against every service's OpenAPI on a started platform: FUZZ_EXAMPLES per operation plus the coverage phase; a table per service (make test runs a short one)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_COVERAGE=1 $(PY) -m pytest -q -p no:cacheprovider tests/e2e/test_fuzz.py
+
 test: $(STAMP) $(CHROMIUM) $(PROMETHEUS_BIN)  ## unit, integration and end-to-end tests on a throwaway PostgreSQL and broker
-	$(PY) -m pytest -q -p no:cacheprovider tests/unit tests/integration tests/e2e
+	$(PY) -m pytest -q -p no:cacheprovider --durations=30 tests/unit tests/integration tests/e2e
 
 unit: $(STAMP) $(PROMETHEUS_BIN)
 	$(PY) -m pytest -q tests/unit
@@ -52,12 +60,11 @@ integration: $(STAMP)
 e2e: $(STAMP) $(CHROMIUM) $(PROMETHEUS_BIN)
 	$(PY) -m pytest -q tests/e2e
 
-bench: $(STAMP)  ## PDF, pay page, notify, AR aging (1M invoices), closed→drafted throughput and latency
-	$(PY) -m bench.pdf
-	$(PY) -m bench.paypage
-	$(PY) -m bench.notify
-	$(PY) -m bench.aging
-	$(PY) -m bench.pipeline
+load: $(STAMP)  ## the staff app and the pay page at 200 req/s for 60 s on a platform of its own (locust); prints the table, exits 1 when a goal is missed
+	$(PY) -m bench.load
+
+bench: $(STAMP)  ## every figure the issues name, one table with baselines (var/bench/latest.md)
+	$(PY) -m bench
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

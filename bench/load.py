@@ -188,7 +188,7 @@ def plan_for(
         "seconds": args.seconds,
         "warmup": args.warmup,
         "spawn_rate": 50,
-        "spawn_seconds_max": 120,
+        "spawn_seconds_max": 300,
         "staff": {
             "users": args.staff,
             "rate": staff_rate / args.staff,
@@ -236,7 +236,13 @@ def table(found: dict[str, Any], offered: float) -> list[str]:
         f"platform {cpu['platform']:.2f}, whole machine {cpu['machine']:.2f} "
         f"(other work on the machine ≈ {others:.2f})",
     ]
+    busiest = sorted((k for k in cpu if k.startswith("platform: ")), key=lambda k: -cpu[k])
+    lines.append("busiest: " + ", ".join(f"{k[10:]} {cpu[k]:.2f}" for k in busiest[:8]))
     lines += [f"error: {e['count']} × {e['name']}: {e['error']}" for e in found["errors"]]
+    lines += [
+        f"before the window: {e['count']} × {e['name']}: {e['error']}"
+        for e in found["errors_before_window"]
+    ]
     return lines
 
 

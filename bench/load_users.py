@@ -22,6 +22,7 @@ import re
 import resource
 import statistics
 import sys
+import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -45,9 +46,14 @@ class Window:
     failures: Counter[tuple[str, str]] = field(default_factory=Counter)
     outside: int = 0
 
+    before: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """Failures before the window (signing in, warming up): reported, not counted."""
+
     def record(self, name: str, milliseconds: float, exception: BaseException | None) -> None:
         if not self.open:
             self.outside += 1
+            if exception is not None:
+                self.before[(name, _short(exception))] += 1
             return
         self.times[name].append(milliseconds)
         if exception is not None:
@@ -57,6 +63,9 @@ class Window:
 WINDOW = Window()
 PLAN: dict[str, Any] = {}
 SIGNED_IN: list[str] = []
+SIGNING_IN = threading.BoundedSemaphore(2)
+"""People sign in two at a time, as over a morning: each sign-in is one argon2id check (64 MiB,
+deliberately slow); sixty at once would only measure that storm."""
 
 
 def _short(exception: BaseException) -> str:
@@ -116,6 +125,10 @@ class OfficeStaff(Person):
         self.sign_in(account["email"], account["password"])
 
     def sign_in(self, email: str, password: str) -> None:
+        with SIGNING_IN:
+            self._sign_in(email, password)
+
+    def _sign_in(self, email: str, password: str) -> None:
         headers = {"X-Forwarded-For": self.address}
         form = self.client.get("/signin", name="sign-in", headers=headers)
         found = CSRF.search(form.content or b"")
@@ -236,6 +249,7 @@ class Cpu:
 
     platform: list[psutil.Process]
     started: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    by_process: dict[str, float] = field(default_factory=dict)
 
     def reading(self) -> tuple[float, float, float, float]:
         own = resource.getrusage(resource.RUSAGE_SELF)
@@ -244,18 +258,21 @@ class Cpu:
         return time.monotonic(), own.ru_utime + own.ru_stime, self._platform(), busy
 
     def _platform(self) -> float:
-        used = 0.0
+        self.by_process = {}
         for proc in self.platform:
             try:
+                name = _label(proc)
                 for member in [proc, *proc.children(recursive=True)]:
                     times = member.cpu_times()
-                    used += times.user + times.system
+                    used = times.user + times.system
+                    self.by_process[name] = self.by_process.get(name, 0.0) + used
             except psutil.Error:
                 continue
-        return used
+        return sum(self.by_process.values())
 
     def start(self) -> None:
         self.started = self.reading()
+        self.first = dict(self.by_process)
 
     def shares(self) -> dict[str, float]:
         """Cores used on average over the window (2.0 = both cores of this machine)."""
@@ -267,7 +284,20 @@ class Cpu:
             "platform": platform / wall,
             "machine": machine / wall,
             "cores": float(psutil.cpu_count() or 0),
+        } | {
+            f"platform: {name}": (used - self.first.get(name, 0.0)) / wall
+            for name, used in self.by_process.items()
         }
+
+
+def _label(proc: psutil.Process) -> str:
+    """A platform process by what it runs: payments-web, invoicing-consumer, postgres …"""
+    command = " ".join(proc.cmdline())
+    for word in command.replace(":", " ").split():
+        if word.startswith("services.") and word.count(".") >= 3:
+            service, _, kind = word.split(".")[1:4]
+            return f"{service}-{'web' if kind == 'flask_app' else kind}"
+    return proc.name()
 
 
 def summary(name: str, samples: list[float], failed: int, seconds: float) -> dict[str, Any]:
@@ -307,6 +337,10 @@ def results(seconds: float, cpu: dict[str, float]) -> dict[str, Any]:
         "errors": [
             {"name": name, "error": why, "count": count}
             for (name, why), count in WINDOW.failures.most_common(20)
+        ],
+        "errors_before_window": [
+            {"name": name, "error": why, "count": count}
+            for (name, why), count in WINDOW.before.most_common(10)
         ],
         "cpu": cpu,
         "signed_in": len(SIGNED_IN),

@@ -57,7 +57,7 @@ class Figure:
     @property
     def ratio(self) -> float:
         if self.higher_is_better:
-            return self.baseline / self.value
+            return self.value / self.baseline
         return self.baseline / self.value
 
     @property

@@ -169,6 +169,8 @@ def _responses(spec: APISpec, op: Operation, rule: str, secured: bool) -> dict[s
     codes = set(op.errors) | set(op.page_errors)
     if op.body is not None or op.query or op.headers:
         codes |= {400, 422}
+    if op.body is not None:
+        codes.add(413)  # any body over shared.http.MAX_BODY_BYTES
     if PARAM.search(rule):
         codes.add(404)
     if secured:

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     """How often the reminder scheduler looks for due steps."""
     message_reconcile_seconds: float = 120.0
     """A message still being sent after this long is asked of the provider (its sender died)."""
+    payment_check_seconds: float = 900.0
+    """A charge Stripe has not settled this long after it was made is asked of Stripe (its webhook
+    may have been lost), and again every this many seconds until it settles."""
     gateway_secret_key: str = "dev-gateway-secret-change-me"
     """Signs the staff app's session cookies and CSRF tokens (set a long random value)."""
     session_cookie_secure: bool = False

@@ -144,6 +144,7 @@ def start_platform(
         "SENDGRID_API_BASE": found.capture,
         "TRUSTED_PROXIES": "1",
         "MESSAGE_RECONCILE_SECONDS": "2",
+        "PAYMENT_CHECK_SECONDS": "3",
     }
     platform = plan(env, logs)
     hooks = platform.url("notifications-web")

@@ -21,6 +21,7 @@ import schemathesis
 from hypothesis import strategies as st
 from schemathesis import Case
 from schemathesis.core.failures import FailureGroup, as_reported_failure
+from schemathesis.core.result import Err
 from schemathesis.hooks import HookContext
 from schemathesis.pytest.lazy import get_all_tests
 from schemathesis.schemas import BaseSchema
@@ -31,7 +32,7 @@ from tests.support.platform import TOKEN, RunningPlatform, wait_for
 pytestmark = pytest.mark.e2e
 SERVICES = ("jobs", "invoicing", "notifications", "payments", "reporting")
 SHOP = "shop-fuzz"
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "4"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "6"))
 AUTHORIZED = {"Authorization": f"Bearer {TOKEN}"}
 COVERAGE = os.environ.get("FUZZ_COVERAGE") == "1"
 SEED = int(os.environ.get("FUZZ_SEED", "20261126"))
@@ -79,8 +80,6 @@ class Tally:
         terminalreporter.write_sep("=", f"fuzz: {EXAMPLES} examples per operation, seed {SEED}")
         for row in self.table():
             terminalreporter.write_line(row)
-        for key, n in sorted(self.answers.items()):
-            terminalreporter.write_line(f"{key} {n}")
 
 
 @pytest.fixture(scope="module")
@@ -168,22 +167,24 @@ def api(
     base = module_platform.url(f"{service}-web")
     raw = requests.get(base + "/openapi.json", timeout=10).json()
     schema = schemathesis.openapi.from_dict(raw, config=config(base))
-    schema.hook("before_generate_path_parameters")(sometimes_real(real_ids))
-    schema.hook("before_generate_query")(sometimes_real(real_ids))
-    schema.hook("before_generate_headers")(sometimes_real({"X-Shop-Id": SHOP}))
+    for part in ("path_parameters", "query", "body"):
+        schema.hook(f"before_generate_{part}")(mostly_real(real_ids))
+    schema.hook("before_generate_headers")(mostly_real({"X-Shop-Id": SHOP}))
     yield schema
 
 
-def sometimes_real(ids: dict[str, str]) -> Any:
-    """Half the cases name a real object (or the seeded shop) wherever the operation takes one."""
+def mostly_real(ids: dict[str, str]) -> Any:
+    """Three cases in four name a real object (or the seeded shop) wherever the operation takes
+    one by that name — in the path, the query, the headers or at the top of the JSON body."""
+
+    def real(generated: Any) -> Any:
+        if not isinstance(generated, dict):
+            return generated
+        return {**generated, **{k: v for k, v in ids.items() if k in generated}}
 
     def hook(context: HookContext, strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-        def real(generated: dict[str, Any] | None) -> dict[str, Any] | None:
-            if not isinstance(generated, dict):
-                return generated
-            return {**generated, **{k: v for k, v in ids.items() if k in generated}}
-
-        return st.one_of(strategy, strategy.map(real))
+        choice = st.tuples(strategy, st.integers(0, 3))
+        return choice.map(lambda pair: real(pair[0]) if pair[1] else pair[0])
 
     return hook
 
@@ -193,21 +194,15 @@ def test_every_answer_is_declared_and_none_is_a_server_error(
 ) -> None:
     service = api.raw_schema["info"]["title"].split()[1]
 
-    def call(case: Case) -> None:
-        import time
-        t0 = time.perf_counter()
+    def call(case: Case[Any]) -> None:
         response = case.call(headers=AUTHORIZED, timeout=15)
-        t1 = time.perf_counter()
         tally.case(service, case.operation.label, response.status_code)
         case.validate_response(response, headers=AUTHORIZED)
-        t2 = time.perf_counter()
-        tally.answers["TIME", "call"] += int((t1 - t0) * 1000)
-        tally.answers["TIME", "validate"] += int((t2 - t1) * 1000)
 
-    import time
-    start = time.perf_counter(); cpu = time.process_time()
     for built in get_all_tests(schema=api, test_func=call, settings=None, given_kwargs=None):
-        operation, run = built.ok()  # an operation the document describes badly fails here
+        if isinstance(built, Err):
+            raise built.err()  # the document describes an operation so badly none can be made
+        operation, run = built.ok()
         with subtests.test(operation.label):
             try:
                 run()
@@ -216,8 +211,6 @@ def test_every_answer_is_declared_and_none_is_a_server_error(
                 if isinstance(exc, FailureGroup):
                     raise as_reported_failure(exc) from None
                 raise
-    tally.answers["TIME", "total"] += int((time.perf_counter() - start) * 1000)
-    tally.answers["TIME", "cpu"] += int((time.process_time() - cpu) * 1000)
 
 
 def test_no_process_logged_a_traceback(module_platform: RunningPlatform, tally: Tally) -> None:
@@ -227,4 +220,8 @@ def test_no_process_logged_a_traceback(module_platform: RunningPlatform, tally: 
         for log in module_platform.log_dir.glob("*.log")
     }
     assert logged, "no process logs found"
-    assert {name: n for name, n in logged.items() if n} == {}
+    failing = {name: n for name, n in logged.items() if n}
+    first = next(iter(failing), None)
+    assert not failing, (
+        f"{failing}; {first}:\n{module_platform.log_tail(first[:-4], 40) if first else ''}"
+    )

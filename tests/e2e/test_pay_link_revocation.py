@@ -60,17 +60,29 @@ def test_a_revoked_link_stops_at_once_and_the_new_one_pays(
     headers = {"X-CSRF-Token": old_page.csrf, "User-Agent": IPHONE}
     start = {"attempt": "f" * 32, "amount_cents": 5_000, "method": "card"}
     refused = requests.post(
-        old_url + "/payments", json={**start, "payment_method": "pm_card_visa"}, headers=headers
+        old_url + "/payments",
+        json={**start, "payment_method": "pm_card_visa"},
+        headers=headers,
+        timeout=10,
     )
     assert refused.status_code == 410 and "no longer valid" in refused.json()["message"]
-    setup = requests.post(old_url + "/card-setup", json={"attempt": "e" * 32}, headers=headers)
+    setup = requests.post(
+        old_url + "/card-setup", json={"attempt": "e" * 32}, headers=headers, timeout=10
+    )
     assert setup.status_code == 410
     unknown = requests.get(old_url[:-4] + "AAAA", headers={"User-Agent": IPHONE}, timeout=10)
     assert unknown.status_code == 404  # an unknown link is still the plain not-found page
 
     wait_for(lambda: status_of(invoicing, invoice_id)["paid_cents"] == 10_000, 30, "ACH cleared")
     wait_for(lambda: answers(new_url) == 200, 20, "the new page")
-    assert Page(new_url).pay(20_000).status_code == 201
+    new_page = Page(new_url)
+    card = {**start, "payment_method": "pm_card_visa"}
+    old_csrf = requests.post(new_url + "/payments", json=card, headers=headers, timeout=10)
+    assert old_csrf.status_code == 403  # the CSRF token is bound to its link
+    elsewhere = {**headers, "X-CSRF-Token": new_page.csrf, "Origin": "https://evil.example"}
+    forged = requests.post(new_url + "/payments", json=card, headers=elsewhere, timeout=10)
+    assert forged.status_code == 403 and forged.json()["fields"][0]["field"] == "Origin"
+    assert new_page.pay(20_000).status_code == 201
     wait_for(lambda: status_of(invoicing, invoice_id)["status"] == "paid", 30, "Paid")
 
     history = invoicing.get(f"/invoices/{invoice_id}/timeline").json()["items"]

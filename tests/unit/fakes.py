@@ -314,6 +314,15 @@ class FakeCharges(payments_ports.Charges):
     def for_invoice(self, invoice_id: str) -> list[Charge]:
         return [copy.deepcopy(c) for c in self.rows.values() if c.invoice_id == invoice_id]
 
+    def unsettled(self, made_between: tuple[datetime, datetime], limit: int) -> list[Charge]:
+        """The fake keeps no creation times: every unsettled charge counts as old enough."""
+        waiting = [
+            copy.deepcopy(c)
+            for c in self.rows.values()
+            if c.status in ("created", "processing") and c.intent_id is not None
+        ]
+        return waiting[:limit]
+
     def save(self, charge: Charge) -> None:
         self.rows[charge.charge_id] = copy.deepcopy(charge)
 
@@ -361,6 +370,8 @@ class FakeGateway(PaymentGateway):
         self.customers: list[str] = []
         self.setups: list[tuple[str, str]] = []
         self.forgotten: list[str] = []
+        self.stripe_says: dict[str, tuple[str, dict[str, str]]] = {}
+        """intent id → (status, metadata) for state_of; unknown intents are processing."""
 
     def customer_for(self, shop_id: str, customer: CustomerSnapshot) -> str:
         self.customers.append(customer.customer_id)
@@ -384,6 +395,13 @@ class FakeGateway(PaymentGateway):
     def refund(self, intent_id: str, amount_cents: int, idempotency_key: str) -> str:
         self.refunds.append((intent_id, amount_cents, idempotency_key))
         return f"re_{len(self.refunds)}"
+
+    def state_of(self, intent_id: str) -> StripeEvent:
+        status, metadata = self.stripe_says.get(intent_id, ("processing", {}))
+        kind = "payment_failed" if status == "requires_payment_method" else status
+        return StripeEvent(
+            f"check_{intent_id}_{status}", f"payment_intent.{kind}", intent_id, 0, metadata
+        )
 
     def verify(self, payload: bytes, signature: str) -> StripeEvent | None:
         raise NotImplementedError("webhook verification is the Stripe adapter's (integration)")

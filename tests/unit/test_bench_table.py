@@ -100,7 +100,7 @@ def test_the_runner_tells_a_crash_from_a_miss(
             out.writelines(f.to_json() + "\n" for f in figures)
         return subprocess.CompletedProcess(argv, code)
 
-    monkeypatch.setattr(runner.subprocess, "run", run)
+    monkeypatch.setattr(subprocess, "run", run)
     figures, crashed = runner.run_all(["pdf", "paypage", "notify"], tmp_path / "figures.jsonl")
     assert figures == [pdf(40.0)]
     assert crashed == ["paypage", "notify"]

@@ -112,3 +112,16 @@ def test_request_and_response_models_come_from_pydantic() -> None:
     assert {"CreateJob", "LineItemIn", "JobOut", "LineItem", "CustomerOut", "Error"} <= set(schemas)
     assert set(create["responses"]) >= {"201", "400", "413", "422"}
     assert "quantity" in schemas["LineItemIn"]["properties"]
+
+
+def test_every_status_a_route_answers_is_declared() -> None:
+    """Found by the fuzz run: + Invoice on an estimate already invoiced answers 200 with that
+    invoice (201 only when it makes one); every body may be too large (413)."""
+    paths = document(invoicing_app)["paths"]
+    responses = paths["/invoices/from-estimate"]["post"]["responses"]
+    assert {"200", "201"} <= set(responses)
+    assert responses["200"]["content"] == responses["201"]["content"]
+    assert "413" in paths["/invoices/{invoice_id}/notes"]["post"]["responses"]
+    probes = document(jobs_app)["paths"]
+    assert {"200", "503"} <= set(probes["/readyz"]["get"]["responses"])
+    assert set(probes["/metrics"]["get"]["responses"]["200"]["content"]) == {"text/plain"}

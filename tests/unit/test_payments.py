@@ -3,7 +3,7 @@ once, a charge's facts are one stream, refunds never exceed what is left."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -154,3 +154,31 @@ def test_a_card_saved_on_purpose_pays_later_and_only_for_its_customer() -> None:
     with pytest.raises(PaymentRefused) as caught:
         handlers.start_payment(TOKEN, "d" * 32, 1_000, "card", uow, gateway, saved_card="pm_x")
     assert caught.value.field == "saved_card"
+
+
+def test_a_lost_webhook_is_made_good_by_asking_stripe_once_it_settles() -> None:
+    uow, gateway = paid_invoice()
+    start(uow, gateway, 10_000, "ach")
+    assert stripe_says(uow, "processing", "pi_1", "evt_1")
+
+    def ask() -> int:
+        return handlers.ask_stripe_about_unsettled(lambda: uow, gateway, clock, timedelta(0))
+
+    assert ask() == 0  # the bank has not cleared it: nothing to tell
+    gateway.stripe_says["pi_1"] = ("succeeded", {})  # cleared; its webhook never came
+    assert ask() == 1
+    assert ask() == 0  # settled: not asked again
+    assert not stripe_says(uow, "succeeded", "pi_1", "evt_late")  # the webhook, late: once
+    kinds = [p.envelope.type for p in uow.published]
+    assert kinds == ["PaymentInitiated", "PaymentReceived"]
+    assert uow.charges.rows["a" * 32].status == "succeeded"
+
+
+def test_a_failed_debit_whose_webhook_was_lost_opens_the_balance_again() -> None:
+    uow, gateway = paid_invoice()
+    start(uow, gateway, 10_000, "ach")
+    gateway.stripe_says["pi_1"] = ("requires_payment_method", {})
+    assert handlers.ask_stripe_about_unsettled(lambda: uow, gateway, clock, timedelta(0)) == 1
+    assert [p.envelope.type for p in uow.published] == ["PaymentFailed"]
+    invoice = uow.invoices.rows["inv-1"]
+    assert Ledger(uow.charges.for_invoice("inv-1")).payable_now(invoice) == 10_000

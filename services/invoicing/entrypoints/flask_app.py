@@ -174,10 +174,12 @@ def _draft_routes(app: Flask) -> None:
 
     @app.post("/invoices/from-estimate")
     @doc(
-        "+ Invoice on an approved estimate (again: true makes another one)",
+        "+ Invoice on an approved estimate (again: true makes another one); 200 with the invoice"
+        " already made from it",
         body=commands.InvoiceFromEstimate,
         response=InvoiceOut,
         status=201,
+        also=(200,),
     )
     def from_estimate() -> tuple[Response, int]:
         cmd = parse_body(commands.InvoiceFromEstimate)

@@ -59,8 +59,10 @@ class TwilioStatus(BaseModel):
 
 
 class TwilioReply(BaseModel):
-    """Twilio's form for an SMS a customer sent to the shop's number."""
+    """Twilio's form for an SMS a customer sent to the shop's number (acted on once per
+    MessageSid)."""
 
+    MessageSid: str
     From: str
     Body: str
 

@@ -124,6 +124,15 @@ class PostgresCharges(Charges):
         ).fetchall()
         return [Charge(*row) for row in rows]
 
+    def unsettled(self, made_between: tuple[datetime, datetime], limit: int) -> list[Charge]:
+        rows = self.conn.execute(
+            f"SELECT {CHARGE_COLUMNS} FROM charges WHERE status IN ('created', 'processing')"
+            " AND intent_id IS NOT NULL AND created_at BETWEEN %s AND %s"
+            " ORDER BY created_at LIMIT %s",
+            (*made_between, limit),
+        ).fetchall()
+        return [Charge(*row) for row in rows]
+
     def save(self, charge: Charge) -> None:
         self.conn.execute(
             "UPDATE charges SET status = %s, intent_id = %s, refunded_cents = %s"

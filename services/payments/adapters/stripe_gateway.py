@@ -145,6 +145,16 @@ class StripeGateway(PaymentGateway):
         )
         return str(refund.id)
 
+    @provider_call("stripe", "retrieve_intent")
+    def state_of(self, intent_id: str) -> StripeEvent:
+        intent = self.client.v1.payment_intents.retrieve(intent_id).to_dict()
+        status = str(intent["status"])
+        failed = status in ("requires_payment_method", "canceled") and intent.get(
+            "last_payment_error"
+        )
+        kind = "payment_intent.payment_failed" if failed else f"payment_intent.{status}"
+        return _event(f"check_{intent_id}_{status}", kind, intent)
+
     def verify(self, payload: bytes, signature: str) -> StripeEvent | None:
         try:
             stripe.WebhookSignature.verify_header(
@@ -155,13 +165,16 @@ class StripeGateway(PaymentGateway):
             raise BadSignature(str(exc)) from exc
         if event["type"] not in PAYMENT_INTENT_EVENTS:
             return None
-        intent = event["data"]["object"]
-        error = intent.get("last_payment_error") or {}
-        return StripeEvent(
-            event_id=str(event["id"]),
-            event_type=str(event["type"]),
-            intent_id=str(intent["id"]),
-            amount_cents=int(intent.get("amount_received") or intent["amount"]),
-            metadata={str(k): str(v) for k, v in (intent.get("metadata") or {}).items()},
-            failure=str(error.get("message") or ""),
-        )
+        return _event(str(event["id"]), str(event["type"]), event["data"]["object"])
+
+
+def _event(event_id: str, kind: str, intent: dict[str, Any]) -> StripeEvent:
+    error = intent.get("last_payment_error") or {}
+    return StripeEvent(
+        event_id=event_id,
+        event_type=kind,
+        intent_id=str(intent["id"]),
+        amount_cents=int(intent.get("amount_received") or intent["amount"]),
+        metadata={str(k): str(v) for k, v in (intent.get("metadata") or {}).items()},
+        failure=str(error.get("message") or ""),
+    )

@@ -7,6 +7,7 @@ import psycopg
 
 from services.payments import bootstrap
 from services.payments.adapters.postgres import ConsumerUnitOfWork
+from services.payments.entrypoints.stripe_check import StripeCheck
 from services.payments.service_layer import handlers
 from shared.consumer import Consumer
 from shared.contracts import InvoiceSent, InvoiceUpdated, InvoiceVoided, PayLinkReplaced
@@ -33,7 +34,8 @@ def build_consumer() -> Consumer:
 
 
 def main() -> None:
-    bootstrap.wiring.run_consumer(build_consumer, default_port=9105)
+    check = StripeCheck(bootstrap.wiring.settings.payment_check_seconds)
+    bootstrap.wiring.run_consumer(build_consumer, default_port=9105, extra=[check])
 
 
 if __name__ == "__main__":

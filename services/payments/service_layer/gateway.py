@@ -103,5 +103,10 @@ class PaymentGateway(abc.ABC):
         """The processor's refund id."""
 
     @abc.abstractmethod
+    def state_of(self, intent_id: str) -> StripeEvent:
+        """Stripe's word on an intent now, told as its webhook would tell it: for a webhook that
+        never came (the event id names the intent and its status, so each is acted on once)."""
+
+    @abc.abstractmethod
     def verify(self, payload: bytes, signature: str) -> StripeEvent | None:
         """The event if the signature holds (None: an event type we do not act on)."""

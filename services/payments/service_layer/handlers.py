@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from services.payments.domain.ledger import (
     Charge,
@@ -294,6 +294,29 @@ def when_stripe_reports(event: StripeEvent, uow: UnitOfWork, clock: Clock) -> bo
             _tell(uow, charge, fact)
         uow.commit()
     return fact is not None
+
+
+UNSETTLED_PER_PASS = 200
+CHECK_WINDOW = timedelta(days=10)
+"""Older than this, an unsettled charge is one the customer left (a card never confirmed):
+bank debits clear within days and Stripe retries a webhook for three."""
+
+
+def ask_stripe_about_unsettled(
+    new_uow: Callable[[], UnitOfWork], gateway: PaymentGateway, clock: Clock, after: timedelta
+) -> int:
+    """Charges Stripe has not settled ``after`` they were made are asked of Stripe, and what it
+    says is acted on as its webhook would have been: a webhook can be lost (our process down
+    when it came, Stripe giving up), the money cannot. How many charges it settled."""
+    with new_uow() as uow:
+        now = clock()
+        waiting = uow.charges.unsettled((now - CHECK_WINDOW, now - after), UNSETTLED_PER_PASS)
+    settled = 0
+    for charge in waiting:
+        assert charge.intent_id is not None
+        if when_stripe_reports(gateway.state_of(charge.intent_id), new_uow(), clock):
+            settled += 1
+    return settled
 
 
 def _tell(uow: UnitOfWork, charge: Charge, fact: Event | None) -> None:

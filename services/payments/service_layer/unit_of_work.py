@@ -59,6 +59,11 @@ class Charges(abc.ABC):
     def for_invoice(self, invoice_id: str) -> list[Charge]: ...
 
     @abc.abstractmethod
+    def unsettled(self, made_between: tuple[datetime, datetime], limit: int) -> list[Charge]:
+        """Charges with a PaymentIntent that is neither succeeded nor failed here, made in the
+        window, oldest first."""
+
+    @abc.abstractmethod
     def save(self, charge: Charge) -> None: ...
 
 

@@ -1,0 +1,46 @@
+"""The loop beside the payments consumer that asks Stripe about charges it has not settled (a
+lost webhook), every PAYMENT_CHECK_SECONDS."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import timedelta
+
+from services.payments import bootstrap
+from services.payments.adapters.postgres import PooledUnitOfWork
+from services.payments.service_layer import handlers
+
+log = logging.getLogger(__name__)
+BEAT_SECONDS = 5.0
+
+
+class StripeCheck:
+    def __init__(self, every_seconds: float) -> None:
+        self.every = every_seconds
+        self.last_beat = 0.0
+
+    def run(self, stop: threading.Event) -> None:
+        """Beats often (the worker's readiness watches it) and asks every ``every`` seconds."""
+        next_pass = 0.0
+        while not stop.is_set():
+            self.last_beat = time.monotonic()
+            if self.last_beat >= next_pass:
+                self.ask()
+                next_pass = self.last_beat + self.every
+            stop.wait(min(self.every, BEAT_SECONDS))
+
+    def ask(self) -> None:
+        try:
+            settled = handlers.ask_stripe_about_unsettled(
+                lambda: PooledUnitOfWork(bootstrap.wiring.pool),
+                bootstrap.gateway(),
+                bootstrap.utc_now,
+                timedelta(seconds=self.every),
+            )
+        except Exception:  # Stripe or the database is away: ask again next time
+            log.exception("asking Stripe about unsettled charges failed")
+        else:
+            if settled:
+                log.warning("acted on %d charges whose webhook never came", settled)
