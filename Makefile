@@ -46,7 +46,7 @@ chaos: $(STAMP)  ## CHAOS_JOBS jobs closed, sent and a share paid while processe
 
 FUZZ_EXAMPLES ?= 100
 fuzz: $(STAMP)  ## schemathesis against every service's OpenAPI on a started platform: FUZZ_EXAMPLES per operation plus the coverage phase; a table per service (make test runs a short one)
-	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_COVERAGE=1 $(PY) -m pytest -q -p no:cacheprovider tests/e2e/test_fuzz.py
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_COVERAGE=1 $(PY) -m pytest -q -p no:cacheprovider --timeout=0 tests/e2e/test_fuzz.py
 
 test: $(STAMP) $(CHROMIUM) $(PROMETHEUS_BIN)  ## unit, integration and end-to-end tests on a throwaway PostgreSQL and broker
 	$(PY) -m pytest -q -p no:cacheprovider --durations=30 tests/unit tests/integration tests/e2e

@@ -255,8 +255,13 @@ def _install_errors(app: Flask, errors: dict[type[Exception], int]) -> None:
     @app.errorhandler(psycopg.OperationalError)
     def database_away(exc: psycopg.OperationalError) -> tuple[Response, int]:
         """The database restarted or is out of reach: the transaction did not finish here, and
-        every write is idempotent, so the caller is told to try again, never shown a 500."""
-        log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else exc)
+        every write is idempotent, so the caller is told to try again, never shown a 500. Any
+        other OperationalError (a statement over PostgreSQL's limits, a full disk, a refused
+        password) is a fault a retry cannot cure: logged in full and answered as one."""
+        if not _retry_may_cure(exc):
+            return unexpected(exc)
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        log.warning("database unavailable (%s): %s", exc.sqlstate or "no answer", first_line)
         if request.accept_mimetypes.best == "text/html":  # a person's browser, e.g. the pay page
             page = f"<!doctype html><title>Try again shortly</title><p>{DATABASE_AWAY}.</p>"
             response = Response(page, mimetype="text/html")
@@ -272,6 +277,18 @@ def _install_errors(app: Flask, errors: dict[type[Exception], int]) -> None:
                 return _error(code, _snake(type(exc).__name__), _fields_of(exc), str(exc))
         log.exception("unhandled error")
         return _error(500, "internal_error", [], "something went wrong; it has been logged")
+
+
+RETRYABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+"""The server shutting down, crashed, starting up, or out of connections."""
+
+
+def _retry_may_cure(exc: psycopg.OperationalError) -> bool:
+    """No answer at all (a lost or refused connection, the pool timing out: no SQLSTATE), a
+    connection failure (class 08), the server going away or full, or a transaction the server
+    rolled back (class 40: a deadlock or serialization failure, retried whole)."""
+    state = exc.sqlstate
+    return state is None or state.startswith(("08", "40")) or state in RETRYABLE_SQLSTATES
 
 
 def _fields_of(exc: Exception) -> list[dict[str, Any]]:

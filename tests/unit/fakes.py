@@ -296,6 +296,8 @@ class FakePayableInvoices(payments_ports.PayableInvoices):
 class FakeCharges(payments_ports.Charges):
     def __init__(self) -> None:
         self.rows: dict[str, Charge] = {}
+        self.checked: dict[str, datetime] = {}
+        """charge id → when StripeCheck last asked about it."""
 
     def add(self, charge: Charge) -> bool:
         if charge.charge_id in self.rows:
@@ -314,14 +316,23 @@ class FakeCharges(payments_ports.Charges):
     def for_invoice(self, invoice_id: str) -> list[Charge]:
         return [copy.deepcopy(c) for c in self.rows.values() if c.invoice_id == invoice_id]
 
-    def unsettled(self, made_between: tuple[datetime, datetime], limit: int) -> list[Charge]:
+    def due_for_check(
+        self, made_since: datetime, due: datetime, now: datetime, limit: int
+    ) -> list[Charge]:
         """The fake keeps no creation times: every unsettled charge counts as old enough."""
         waiting = [
-            copy.deepcopy(c)
+            c
             for c in self.rows.values()
-            if c.status in ("created", "processing") and c.intent_id is not None
+            if c.status in ("created", "processing")
+            and c.intent_id is not None
+            and self.checked.get(c.charge_id, due) <= due
         ]
-        return waiting[:limit]
+        waiting.sort(
+            key=lambda c: (c.charge_id in self.checked, self.checked.get(c.charge_id, now))
+        )
+        for charge in waiting[:limit]:
+            self.checked[charge.charge_id] = now
+        return [copy.deepcopy(c) for c in waiting[:limit]]
 
     def save(self, charge: Charge) -> None:
         self.rows[charge.charge_id] = copy.deepcopy(charge)
@@ -372,6 +383,9 @@ class FakeGateway(PaymentGateway):
         self.forgotten: list[str] = []
         self.stripe_says: dict[str, tuple[str, dict[str, str]]] = {}
         """intent id → (status, metadata) for state_of; unknown intents are processing."""
+        self.cannot_answer: set[str] = set()
+        """Intents state_of fails for (Stripe away, or an intent it does not know)."""
+        self.asked: list[str] = []
 
     def customer_for(self, shop_id: str, customer: CustomerSnapshot) -> str:
         self.customers.append(customer.customer_id)
@@ -397,10 +411,13 @@ class FakeGateway(PaymentGateway):
         return f"re_{len(self.refunds)}"
 
     def state_of(self, intent_id: str) -> StripeEvent:
+        self.asked.append(intent_id)
+        if intent_id in self.cannot_answer:
+            raise ConnectionError(f"Stripe did not answer about {intent_id}")
         status, metadata = self.stripe_says.get(intent_id, ("processing", {}))
         kind = "payment_failed" if status == "requires_payment_method" else status
         return StripeEvent(
-            f"check_{intent_id}_{status}", f"payment_intent.{kind}", intent_id, 0, metadata
+            f"check_{intent_id}_{kind}", f"payment_intent.{kind}", intent_id, 0, metadata
         )
 
     def verify(self, payload: bytes, signature: str) -> StripeEvent | None:

@@ -182,3 +182,41 @@ def test_a_failed_debit_whose_webhook_was_lost_opens_the_balance_again() -> None
     assert [p.envelope.type for p in uow.published] == ["PaymentFailed"]
     invoice = uow.invoices.rows["inv-1"]
     assert Ledger(uow.charges.for_invoice("inv-1")).payable_now(invoice) == 10_000
+
+
+def test_a_charge_stripe_cannot_answer_for_holds_up_none_of_the_others() -> None:
+    uow, gateway = paid_invoice()
+    start(uow, gateway, 4_000, "ach", attempt="a" * 32)
+    start(uow, gateway, 4_000, "ach", attempt="b" * 32)
+    gateway.cannot_answer.add("pi_1")  # e.g. an intent Stripe does not know (404) — every time
+    gateway.stripe_says["pi_2"] = ("succeeded", {})
+    assert handlers.ask_stripe_about_unsettled(lambda: uow, gateway, clock, timedelta(0)) == 1
+    assert gateway.asked == ["pi_1", "pi_2"]
+    assert uow.charges.rows["b" * 32].status == "succeeded"
+    assert uow.charges.rows["a" * 32].status == "created"  # asked again on its next turn
+
+
+def test_every_unsettled_charge_gets_its_turn_however_many_never_settle() -> None:
+    uow, gateway = paid_invoice()
+    for attempt in ("a", "b", "c"):
+        start(uow, gateway, 1_000, "ach", attempt=attempt * 32)
+        gateway.stripe_says[f"pi_{len(gateway.intents)}"] = ("requires_action", {})
+
+    def one_pass() -> int:
+        return handlers.ask_stripe_about_unsettled(
+            lambda: uow, gateway, clock, timedelta(0), per_pass=2
+        )
+
+    one_pass()
+    one_pass()
+    assert gateway.asked[:3] == ["pi_1", "pi_2", "pi_3"]  # the one left out goes first next time
+
+
+def test_a_pass_stops_between_charges_when_the_worker_stops() -> None:
+    uow, gateway = paid_invoice()
+    start(uow, gateway, 4_000, "ach")
+    gateway.stripe_says["pi_1"] = ("succeeded", {})
+    stopped = handlers.ask_stripe_about_unsettled(
+        lambda: uow, gateway, clock, timedelta(0), keep_going=lambda: False
+    )
+    assert stopped == 0 and gateway.asked == [] and uow.charges.rows["a" * 32].status == "created"

@@ -92,6 +92,20 @@ CHARGE_COLUMNS = (
     "charge_id, invoice_id, shop_id, amount_cents, method, status, intent_id, refunded_cents"
 )
 
+DUE_FOR_CHECK = f"""
+UPDATE charges SET checked_at = %(now)s
+WHERE charge_id IN (
+    SELECT charge_id FROM charges
+    WHERE status IN ('created', 'processing') AND intent_id IS NOT NULL
+      AND created_at BETWEEN %(since)s AND %(due)s
+      AND (checked_at IS NULL OR checked_at <= %(due)s)
+    ORDER BY checked_at NULLS FIRST, created_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING {CHARGE_COLUMNS}
+"""
+
 
 class PostgresCharges(Charges):
     def __init__(self, conn: psycopg.Connection) -> None:
@@ -124,13 +138,11 @@ class PostgresCharges(Charges):
         ).fetchall()
         return [Charge(*row) for row in rows]
 
-    def unsettled(self, made_between: tuple[datetime, datetime], limit: int) -> list[Charge]:
-        rows = self.conn.execute(
-            f"SELECT {CHARGE_COLUMNS} FROM charges WHERE status IN ('created', 'processing')"
-            " AND intent_id IS NOT NULL AND created_at BETWEEN %s AND %s"
-            " ORDER BY created_at LIMIT %s",
-            (*made_between, limit),
-        ).fetchall()
+    def due_for_check(
+        self, made_since: datetime, due: datetime, now: datetime, limit: int
+    ) -> list[Charge]:
+        params = {"since": made_since, "due": due, "now": now, "limit": limit}
+        rows = self.conn.execute(DUE_FOR_CHECK, params).fetchall()
         return [Charge(*row) for row in rows]
 
     def save(self, charge: Charge) -> None:

@@ -152,8 +152,8 @@ class StripeGateway(PaymentGateway):
         failed = status in ("requires_payment_method", "canceled") and intent.get(
             "last_payment_error"
         )
-        kind = "payment_intent.payment_failed" if failed else f"payment_intent.{status}"
-        return _event(f"check_{intent_id}_{status}", kind, intent)
+        said = "payment_failed" if failed else status
+        return _event(f"check_{intent_id}_{said}", f"payment_intent.{said}", intent)
 
     def verify(self, payload: bytes, signature: str) -> StripeEvent | None:
         try:

@@ -22,25 +22,31 @@ class StripeCheck:
         self.last_beat = 0.0
 
     def run(self, stop: threading.Event) -> None:
-        """Beats often (the worker's readiness watches it) and asks every ``every`` seconds."""
+        """Beats often (the worker's readiness watches it), also between the charges of a pass,
+        and asks every ``every`` seconds."""
         next_pass = 0.0
         while not stop.is_set():
             self.last_beat = time.monotonic()
             if self.last_beat >= next_pass:
-                self.ask()
                 next_pass = self.last_beat + self.every
+                self.ask(stop)
             stop.wait(min(self.every, BEAT_SECONDS))
 
-    def ask(self) -> None:
+    def ask(self, stop: threading.Event) -> None:
         try:
             settled = handlers.ask_stripe_about_unsettled(
                 lambda: PooledUnitOfWork(bootstrap.wiring.pool),
                 bootstrap.gateway(),
                 bootstrap.utc_now,
                 timedelta(seconds=self.every),
+                keep_going=lambda: self._still_running(stop),
             )
-        except Exception:  # Stripe or the database is away: ask again next time
+        except Exception:  # the database is away: ask again next time
             log.exception("asking Stripe about unsettled charges failed")
         else:
             if settled:
                 log.warning("acted on %d charges whose webhook never came", settled)
+
+    def _still_running(self, stop: threading.Event) -> bool:
+        self.last_beat = time.monotonic()
+        return not stop.is_set()

@@ -105,7 +105,9 @@ class PaymentGateway(abc.ABC):
     @abc.abstractmethod
     def state_of(self, intent_id: str) -> StripeEvent:
         """Stripe's word on an intent now, told as its webhook would tell it: for a webhook that
-        never came (the event id names the intent and its status, so each is acted on once)."""
+        never came (the event id names the intent and what it says of it — its status, or that
+        it failed — so each is acted on once, and a failure after a status with no error is not
+        taken for that status seen again)."""
 
     @abc.abstractmethod
     def verify(self, payload: bytes, signature: str) -> StripeEvent | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from shared.contracts import (
 from shared.envelope import Envelope
 from shared.faults import crash_point
 
+log = logging.getLogger(__name__)
 SOURCE = "/services/payments"
 Clock = Callable[[], datetime]
 
@@ -303,20 +305,41 @@ bank debits clear within days and Stripe retries a webhook for three."""
 
 
 def ask_stripe_about_unsettled(
-    new_uow: Callable[[], UnitOfWork], gateway: PaymentGateway, clock: Clock, after: timedelta
+    new_uow: Callable[[], UnitOfWork],
+    gateway: PaymentGateway,
+    clock: Clock,
+    after: timedelta,
+    keep_going: Callable[[], bool] = lambda: True,
+    per_pass: int = UNSETTLED_PER_PASS,
 ) -> int:
-    """Charges Stripe has not settled ``after`` they were made are asked of Stripe, and what it
-    says is acted on as its webhook would have been: a webhook can be lost (our process down
-    when it came, Stripe giving up), the money cannot. How many charges it settled."""
+    """Charges Stripe has not settled ``after`` they were made are asked of Stripe (each at most
+    once per ``after``, those asked longest ago first), and what it says is acted on as its
+    webhook would have been: a webhook can be lost (our process down when it came, Stripe giving
+    up), the money cannot. A charge Stripe cannot answer for now waits for its next turn and holds
+    up none of the others; ``keep_going`` is asked before each (False: stop the pass). How many
+    charges it settled."""
     with new_uow() as uow:
         now = clock()
-        waiting = uow.charges.unsettled((now - CHECK_WINDOW, now - after), UNSETTLED_PER_PASS)
+        waiting = uow.charges.due_for_check(now - CHECK_WINDOW, now - after, now, per_pass)
+        uow.commit()
     settled = 0
     for charge in waiting:
-        assert charge.intent_id is not None
-        if when_stripe_reports(gateway.state_of(charge.intent_id), new_uow(), clock):
+        if not keep_going():
+            break
+        if _ask_stripe_about(charge, new_uow, gateway, clock):
             settled += 1
     return settled
+
+
+def _ask_stripe_about(
+    charge: Charge, new_uow: Callable[[], UnitOfWork], gateway: PaymentGateway, clock: Clock
+) -> bool:
+    assert charge.intent_id is not None
+    try:
+        return when_stripe_reports(gateway.state_of(charge.intent_id), new_uow(), clock)
+    except Exception:  # Stripe or the database is away, or Stripe knows no such intent
+        log.warning("asking Stripe about %s failed", charge.intent_id, exc_info=True)
+        return False
 
 
 def _tell(uow: UnitOfWork, charge: Charge, fact: Event | None) -> None:

@@ -59,9 +59,13 @@ class Charges(abc.ABC):
     def for_invoice(self, invoice_id: str) -> list[Charge]: ...
 
     @abc.abstractmethod
-    def unsettled(self, made_between: tuple[datetime, datetime], limit: int) -> list[Charge]:
-        """Charges with a PaymentIntent that is neither succeeded nor failed here, made in the
-        window, oldest first."""
+    def due_for_check(
+        self, made_since: datetime, due: datetime, now: datetime, limit: int
+    ) -> list[Charge]:
+        """Up to ``limit`` charges with a PaymentIntent neither succeeded nor failed here, made
+        between ``made_since`` and ``due`` and not asked of Stripe since ``due``: those asked
+        longest ago (or never) first, so none waits behind others that never settle. They are
+        marked asked at ``now``."""
 
     @abc.abstractmethod
     def save(self, charge: Charge) -> None: ...
