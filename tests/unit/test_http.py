@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import psycopg
+import psycopg_pool
 import pytest
 from flask import Flask, Response, jsonify
 from flask.testing import FlaskClient
@@ -232,3 +233,36 @@ def test_a_database_that_went_away_is_a_503_to_try_again_never_a_500(client: Fla
     page = client.get("/database-away", headers=browser)
     assert page.status_code == 503 and page.mimetype == "text/html"
     assert "try again shortly" in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("failure", "status"),
+    [
+        (psycopg.errors.AdminShutdown("terminating connection due to administrator command"), 503),
+        (psycopg.errors.ConnectionFailure("connection to the server was lost"), 503),
+        (psycopg.errors.DeadlockDetected("deadlock detected"), 503),
+        (psycopg_pool.PoolTimeout("couldn't get a connection after 30.00 sec"), 503),
+        (
+            psycopg.errors.ProgramLimitExceeded(f"index row size exceeds maximum {SECRET_DETAIL}"),
+            500,
+        ),
+        (psycopg.errors.DiskFull(f"could not extend file {SECRET_DETAIL}"), 500),
+        (psycopg.errors.InvalidPassword(f"password authentication failed {SECRET_DETAIL}"), 500),
+    ],
+)
+def test_only_a_database_a_retry_can_reach_again_is_a_503(
+    failure: psycopg.OperationalError, status: int
+) -> None:
+    """A statement over PostgreSQL's limits, a full disk or a wrong password is not "try again
+    shortly": the client would retry for ever and the fault would hide behind a warning."""
+    app = build()
+
+    @app.get("/failing")
+    def failing() -> Response:
+        raise failure
+
+    answer = app.test_client().get("/failing", headers=AUTH)
+    assert answer.status_code == status
+    expected = "database_unavailable" if status == 503 else "internal_error"
+    assert body_of(answer)["error"] == expected
+    assert SECRET_DETAIL not in answer.get_data(as_text=True)

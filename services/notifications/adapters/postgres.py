@@ -76,7 +76,7 @@ LEFT JOIN LATERAL (
 ) m ON true
 LEFT JOIN opted_out o ON o.phone = coalesce(c.event, s.event) -> 'customer' ->> 'phone'
 LEFT JOIN LATERAL (
-    SELECT pay_url FROM pay_links WHERE invoice_id = s.invoice_id
+    SELECT pay_url FROM pay_links WHERE invoice_id = s.invoice_id AND shop_id = s.shop_id
     ORDER BY link_number DESC LIMIT 1
 ) l ON true
 """
@@ -203,7 +203,7 @@ class PooledMessageStore(MessageStore):
         row = conn.execute(
             "SELECT s.event, c.event, o.phone IS NOT NULL,"
             " (SELECT array_agg(pay_url ORDER BY link_number) FROM pay_links"
-            "  WHERE invoice_id = s.invoice_id)"
+            "  WHERE invoice_id = s.invoice_id AND shop_id = s.shop_id)"
             " FROM sent_invoices s"
             " LEFT JOIN corrections c ON c.invoice_id = s.invoice_id"
             " LEFT JOIN opted_out o ON o.phone = %s WHERE s.invoice_id = %s",
