@@ -42,7 +42,7 @@ smoke: $(STAMP)  ## against a running `make run`: close a job, wait ≤ 2 s for 
 
 CHAOS_JOBS ?= 10000
 chaos: $(STAMP)  ## CHAOS_JOBS jobs closed, sent and a share paid while processes die by kill -9 (≥ 20), the broker and PostgreSQL restart; prints the tally, exits 1 on a miss
-	$(PY) -m tests.chaos --jobs $(CHAOS_JOBS) --kills 20 --every $(or $(CHAOS_EVERY),6)
+	$(PY) -m tests.chaos --jobs $(CHAOS_JOBS) --kills 20 --every $(or $(CHAOS_EVERY),30) --workers 32
 
 FUZZ_EXAMPLES ?= 100
 fuzz: $(STAMP)  ## schemathesis against every service's OpenAPI on a started platform: FUZZ_EXAMPLES per operation plus the coverage phase; a table per service (make test runs a short one)

@@ -42,6 +42,8 @@ from shared.metrics import (
 log = logging.getLogger(__name__)
 
 Handler = Callable[[psycopg.Connection, Envelope], None]
+LAG_EVERY_SECONDS = 5.0
+"""How often the consumer_lag gauge is refreshed (scraped every 15 s; its alert looks at 10 min)."""
 TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError, KafkaError)
 """Failures of the infrastructure, not of the event: retried forever, never dead-lettered —
 except the DETERMINISTIC ones among them, which the same event would hit every time."""
@@ -119,6 +121,7 @@ class Consumer:
         """Failed tries per record (and the last error), until its batch commits."""
         self.last_beat = 0.0
         self.retries = 0
+        self.lag_reported = 0.0
 
     def run(self, stop: threading.Event) -> None:
         conn = psycopg.connect(self.db_url)
@@ -400,6 +403,12 @@ class Consumer:
                 time.sleep(1.0)
 
     def _report_lag(self) -> None:
+        """The lag gauge, at most every LAG_EVERY_SECONDS: a pass over every assigned partition
+        costs ~0.17 ms of CPU each (19 ms for the staff app's 112), too much for every poll."""
+        now = time.monotonic()
+        if now - self.lag_reported < LAG_EVERY_SECONDS:
+            return
+        self.lag_reported = now
         for tp in self.kafka.assignment():
             high = self.kafka.highwater(tp)
             position = self.kafka.position(tp, timeout_ms=0) if high is not None else None
