@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import io
 import itertools
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime
 from xml.sax.saxutils import escape
 
+from pydantic import TypeAdapter
 from reportlab.graphics.barcode import qrencoder
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import LETTER
@@ -54,6 +58,52 @@ class PdfInvoice:
     """Net of refunds."""
     balance_cents: int
     pay_url: str | None
+
+
+class RenderedPdfs:
+    """PDFs already rendered, by the exact content they show: the key is a SHA-256 of every
+    field of the invoice's page and of the shop's branding, so a payment, a refund, a void, a
+    new pay link or new branding is a new key (never a stale page), and no two invoices share
+    one. Bounded by bytes, least recently used out first; safe across request threads."""
+
+    def __init__(self, max_bytes: int = 16 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self._pdfs: OrderedDict[bytes, bytes] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def render(self, invoice: PdfInvoice, shop: ShopBranding) -> bytes:
+        key = content_key(invoice, shop)
+        with self._lock:
+            found = self._pdfs.get(key)
+            if found is not None:
+                self._pdfs.move_to_end(key)
+                return found
+        body = render(invoice, shop)
+        self._keep(key, body)
+        return body
+
+    def _keep(self, key: bytes, body: bytes) -> None:
+        with self._lock:
+            if key in self._pdfs or len(body) > self.max_bytes:
+                return
+            self._pdfs[key] = body
+            self._bytes += len(body)
+            while self._bytes > self.max_bytes:
+                _, dropped = self._pdfs.popitem(last=False)
+                self._bytes -= len(dropped)
+
+    def __len__(self) -> int:
+        return len(self._pdfs)
+
+
+_PAGE = TypeAdapter(PdfInvoice)
+
+
+def content_key(invoice: PdfInvoice, shop: ShopBranding) -> bytes:
+    """Everything render() reads, as one digest."""
+    page = _PAGE.dump_json(invoice)
+    return hashlib.sha256(page + b"\x00" + shop.model_dump_json().encode()).digest()
 
 
 def render(invoice: PdfInvoice, shop: ShopBranding) -> bytes:

@@ -9,7 +9,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,7 +69,10 @@ def run(work: Plan, home: Path, min_kills: int, every: float, seed: int) -> Outc
             keys = tally.Providers(
                 found.capture, found.localstripe, found.ach, settings.stripe_api_key
             )
-            rows = tally.rows(settings, told, keys, platform.url("reporting-web"), TOKEN)
+            rows = counted_when_caught_up(
+                lambda: tally.rows(settings, told, keys, platform.url("reporting-web"), TOKEN),
+                monkey,
+            )
             rows += [
                 tally.Row(
                     f"kill -9s (at least {min_kills})", 1, int(monkey.total_kills >= min_kills)
@@ -222,7 +225,21 @@ def settle(settings: Settings, platform: RunningPlatform, monkey: Monkey) -> Non
 
     with contextlib.suppress(AssertionError):  # a miss shows in the table
         wait_for(quiet, SETTLE_SECONDS, "the platform to settle", interval=1)
-    time.sleep(5)  # the last events' consumers
+
+
+CATCH_UP_SECONDS = 120.0
+
+
+def counted_when_caught_up(count: Callable[[], list[tally.Row]], monkey: Monkey) -> list[tally.Row]:
+    """The tally once every row holds, or as it stands after CATCH_UP_SECONDS: the consumers may
+    still be reading the last events when the outboxes are empty (a miss stays a miss)."""
+    deadline = time.monotonic() + CATCH_UP_SECONDS
+    while True:
+        monkey.revive()
+        rows = count()
+        if all(r.holds for r in rows) or time.monotonic() > deadline:
+            return rows
+        time.sleep(2)
 
 
 def _in_flight(settings: Settings, service: str) -> int:

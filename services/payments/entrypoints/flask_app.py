@@ -35,8 +35,7 @@ from services.payments.service_layer.gateway import (
 )
 from shared.contracts import ShopBranding
 from shared.http import FieldError, actor, create_app, parse_body, shop_id
-from shared.invoice_pdf import LOGO_PREFIXES, PdfInvoice
-from shared.invoice_pdf import render as render_pdf
+from shared.invoice_pdf import LOGO_PREFIXES, PdfInvoice, RenderedPdfs
 from shared.limits import limit_view, limiter_for
 from shared.metrics import WEBHOOKS_REFUSED, register_figures
 from shared.money import format_cents
@@ -107,7 +106,7 @@ def build_app() -> Flask:
         page = _payable(token)
         if page is None:
             return _not_found(token)
-        body = render_pdf(_pdf(page), _shop(page.invoice))
+        body = RENDERED.render(_pdf(page), _shop(page.invoice))
         name = page.invoice.invoice_number or "invoice"
         return Response(
             body,
@@ -120,6 +119,9 @@ def build_app() -> Flask:
         limit_view(app, limiter, endpoint, rule)
     return app
 
+
+RENDERED = RenderedPdfs()
+"""The pay page's PDFs, by content: a customer opening it again gets the same bytes at once."""
 
 PUBLIC_LIMITS = {
     "pay_page": "120/minute",
