@@ -20,9 +20,12 @@ def main() -> int:
     parser.add_argument("--every", type=float, default=4.0, help="seconds between kill -9s")
     parser.add_argument("--workers", type=int, default=12, help="users working at once")
     parser.add_argument("--seed", type=int, default=int(time.time()))
+    parser.add_argument("--minutes", type=float, default=None, help="start no job after this")
     args = parser.parse_args()
     home = infra.ROOT / "var" / "chaos"
-    outcome = run(Plan(args.jobs, args.workers), home, args.kills, args.every, args.seed)
+    outcome = run(
+        Plan(args.jobs, args.workers, args.minutes), home, args.kills, args.every, args.seed
+    )
     print(outcome.table(), flush=True)
     print(f"logs: {home}/logs", flush=True)
     return 0 if outcome.holds else 1

@@ -81,7 +81,8 @@ def run(work: Plan, home: Path, min_kills: int, every: float, seed: int) -> Outc
                 tally.Row("PostgreSQL restarts", 1, monkey.postgres_restarts),
             ]
             facts = {
-                "jobs": work.jobs,
+                "jobs asked": work.jobs,
+                "jobs closed": len(told.closed),
                 "kill -9s": dict(sorted(monkey.kills.items())),
                 "died without a kill (restarted)": dict(monkey.died_alone),
                 "HTTP answers the users saw": {str(k): v for k, v in sorted(told.statuses.items())},
@@ -172,14 +173,22 @@ def drive(
     }
     done: Counter[str] = Counter()
 
+    began = time.monotonic()
+
     def progress() -> float:
-        return done["jobs"] / work.jobs
+        by_time = (time.monotonic() - began) / 60 / work.minutes if work.minutes else 0.0
+        return max(done["jobs"] / work.jobs, by_time)
+
+    def out_of_time() -> bool:
+        return work.minutes is not None and time.monotonic() - began > work.minutes * 60
 
     def work_all() -> None:
         with ThreadPoolExecutor(work.workers) as pool:
             list(pool.map(one_job, range(work.jobs)))
 
     def one_job(i: int) -> None:
+        if out_of_time():
+            return
         shop = SHOPS[i % len(SHOPS)]
         try:
             job_life(i, offices[shop], customers[shop][i % CUSTOMERS_PER_SHOP], told)

@@ -37,6 +37,8 @@ class Plan:
 
     jobs: int
     workers: int = 12
+    minutes: float | None = None
+    """A time budget: no job is started after it (the ones under way finish); None: all jobs."""
 
     @staticmethod
     def payment(i: int) -> str | None:

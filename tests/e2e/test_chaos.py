@@ -28,4 +28,4 @@ def test_nothing_lost_nothing_twice_under_kill9_and_restarts() -> None:
     print(outcome.table())
     missed = [r.claim for r in outcome.rows if not r.holds]
     assert not missed, f"missed: {missed}\n{outcome.table()}"
-    assert outcome.facts["jobs"] == JOBS
+    assert outcome.facts["jobs closed"] == JOBS
