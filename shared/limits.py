@@ -5,15 +5,35 @@ With several replicas each counts its own share: the limit a client meets is per
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from typing import Any
 
 from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from limits.storage import MemoryStorage
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shared.openapi import Operation
+
+
+class ThreadSafeMemoryStorage(MemoryStorage):
+    """limits 5.8's memory storage starts its expiry timer without a lock: two request threads
+    can start the same timer ("threads can only be started once", a 500 seen in the chaos run).
+    The same storage, with the timer started under a lock."""
+
+    STORAGE_SCHEME = ["fieldpay-memory"]
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: Any):
+        self._timer_lock = threading.Lock()
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # noqa: N802 (the parent's private hook)
+        with self._timer_lock:
+            if not self.timer.is_alive():
+                self.timer = threading.Timer(0.01, self._MemoryStorage__expire_events)  # type: ignore[attr-defined]
+                self.timer.start()
 
 
 def limiter_for(app: Flask, trusted_proxies: int) -> Limiter:
@@ -22,7 +42,7 @@ def limiter_for(app: Flask, trusted_proxies: int) -> Limiter:
     return Limiter(
         get_remote_address,
         app=app,
-        storage_uri="memory://",
+        storage_uri="fieldpay-memory://",
         headers_enabled=True,
         default_limits=[],
     )
