@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import select
 from pathlib import Path
 
 import psycopg
@@ -64,10 +65,24 @@ def _migration_files(service_migrations: Path) -> list[Path]:
     return backbone + own
 
 
+def check_connection(conn: psycopg.Connection) -> None:
+    """The pool's check before it lends a connection, without a round trip while nothing is
+    wrong: an idle connection has nothing to read unless the server wrote to it — a restarted
+    or stopped PostgreSQL ends each backend with an error and closes the socket (a killed one
+    leaves it closed). Only then the full check runs: it fails, and the pool discards the
+    connection and lends another (a fresh one once the server is back)."""
+    if conn.closed:
+        raise psycopg.OperationalError("the connection is closed")
+    waiting = select.poll()
+    waiting.register(conn.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+    if waiting.poll(0):
+        ConnectionPool.check_connection(conn)
+
+
 def make_pool(url: str, *, min_size: int = 1, max_size: int = 10, name: str = "") -> ConnectionPool:
     pool = ConnectionPool(
         url,
-        check=ConnectionPool.check_connection,
+        check=check_connection,
         min_size=min_size,
         max_size=max_size,
         name=name or None,

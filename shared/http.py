@@ -352,6 +352,13 @@ def count_requests(app: Flask, service: str) -> None:
         return response
 
 
+def reply(body: BaseModel, status: int = 200) -> tuple[Response, int]:
+    """``body`` as JSON, serialised by pydantic itself (what ``jsonify(body.model_dump(mode=
+    "json"))`` answers, in the model's field order, at a fraction of the CPU: no Python dict
+    in between, no second encoder)."""
+    return Response(body.model_dump_json(), mimetype="application/json"), status
+
+
 def _error(
     status: int, code: str, fields: list[dict[str, Any]], message: str = ""
 ) -> tuple[Response, int]:

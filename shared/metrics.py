@@ -141,12 +141,15 @@ class Figures(Collector):
     """Gauges computed from the read models when Prometheus scrapes: exact (never counted twice
     by a retried handler), and cheap (each query reads an index-sized summary)."""
 
-    def __init__(self, pool: Callable[[], ConnectionPool], figures: list[Figure]) -> None:
+    def __init__(self, pool: Callable[[], ConnectionPool | None], figures: list[Figure]) -> None:
         self.pool, self.figures = pool, figures
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        pool = self.pool()
+        if pool is None:  # not opened yet: a scrape never waits for the database to be reached
+            return
         try:
-            with self.pool().connection(timeout=2) as conn:
+            with pool.connection(timeout=2) as conn:
                 for figure in self.figures:
                     family = GaugeMetricFamily(figure.name, figure.help, labels=figure.labels)
                     for row in conn.execute(figure.sql).fetchall():
@@ -159,7 +162,7 @@ class Figures(Collector):
         return iter(())
 
 
-def register_figures(pool: Callable[[], ConnectionPool], figures: list[Figure]) -> None:
+def register_figures(pool: Callable[[], ConnectionPool | None], figures: list[Figure]) -> None:
     """Once per process (the web process of the service that owns the tables)."""
     names = frozenset(f.name for f in figures)
     if names not in _registered:

@@ -44,6 +44,12 @@ class ServiceWiring:
     def pool(self) -> ConnectionPool:
         return make_pool(self.database_url, name=self.service, max_size=16)
 
+    def opened_pool(self) -> ConnectionPool | None:
+        """The pool once a request or the readiness probe opened it, else None: opening waits
+        up to 30 s for a database that is away, longer than any scrape may take."""
+        pool: ConnectionPool | None = self.__dict__.get("pool")
+        return pool
+
     def ready(self) -> bool:
         with self.pool.connection() as conn:
             conn.execute("SELECT 1")

@@ -41,6 +41,9 @@ WORKERS = {
 }
 
 
+KEEP_ALIVE_SECONDS = 5
+"""An idle browser's connection stays open this long (gunicorn's default is 2 s): a customer on
+the pay page asks every few seconds and reuses it instead of connecting anew each time."""
 THREADS = {"gateway": 64}
 """The staff app holds a thread per open page's live stream (server-sent events)."""
 
@@ -60,6 +63,8 @@ def web(service: str, port: int) -> Process:
         str(THREADS.get(service, 8)),
         "--graceful-timeout",
         "5",
+        "--keep-alive",
+        str(KEEP_ALIVE_SECONDS),
         "--log-level",
         "warning",
         f"services.{service}.entrypoints.flask_app:app",

@@ -21,7 +21,14 @@ from werkzeug.wrappers import Response as Redirect
 
 from services.gateway.domain.access import StaffUser
 from services.gateway.entrypoints import invoice_pages, report_pages, settings_pages, work_pages
-from services.gateway.entrypoints.web import Deps, next_page, reasons, requires
+from services.gateway.entrypoints.web import (
+    Deps,
+    PageEnvironment,
+    next_page,
+    reasons,
+    remembered_url_for,
+    requires,
+)
 from services.gateway.service_layer import auth
 from services.gateway.service_layer.ports import NotFound, Refused, ServiceDown, Users
 from shared.http import count_requests
@@ -47,6 +54,7 @@ def build_app(
     app = Flask(
         __name__, template_folder=str(HOME / "templates"), static_folder=str(HOME / "static")
     )
+    app.jinja_environment = PageEnvironment
     app.config.update(
         SECRET_KEY=secret_key,
         SESSION_COOKIE_HTTPONLY=True,
@@ -66,7 +74,9 @@ def build_app(
     for pages in (invoice_pages, work_pages, report_pages, settings_pages):
         pages.register(app, deps)
     app.jinja_env.filters["money"] = format_cents
-    app.jinja_env.globals.update(inbox_url=deps.inbox_url, next_page=next_page)
+    app.jinja_env.globals.update(
+        inbox_url=deps.inbox_url, next_page=next_page, url_for=remembered_url_for(app)
+    )
     return app
 
 

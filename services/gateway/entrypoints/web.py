@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import wraps
+from functools import lru_cache, wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlencode
 
-from flask import abort, g, request
+from flask import Flask, abort, g, request
+from flask.templating import Environment
 
 from services.gateway.domain.access import Area, StaffUser
 from services.gateway.service_layer.ports import (
@@ -121,3 +122,45 @@ def next_page(cursor: str) -> str:
     """This page's address with the next page's cursor (the other filters kept)."""
     args = {k: v for k, v in request.args.items() if k != "after"}
     return request.path + "?" + urlencode({**args, "after": cursor})
+
+
+def remembered_url_for(app: Flask) -> Callable[..., str]:
+    """The templates' ``url_for``, remembered: a page builds the same addresses again and again
+    (the menu, the tabs, a link per row), each a whole werkzeug build (a quarter of a page's
+    rendering). An address depends only on the endpoint, its values and where the app is
+    reached (mount point, host, scheme), which together are the key; anything unhashable is
+    built afresh."""
+
+    @lru_cache(maxsize=4096)
+    def built(_where: tuple[str, str, str], endpoint: str, values: tuple[Any, ...]) -> str:
+        return app.url_for(endpoint, **dict(values))
+
+    def url_for(endpoint: str, **values: Any) -> str:
+        environ = request.environ
+        where = (
+            environ.get("SCRIPT_NAME", ""),
+            environ.get("HTTP_HOST", ""),
+            environ.get("wsgi.url_scheme", ""),
+        )
+        try:
+            return built(where, endpoint, tuple(values.items()))  # their order: the query's
+        except TypeError:  # a value that cannot be a key (a list)
+            return app.url_for(endpoint, **values)
+
+    return url_for
+
+
+class PageEnvironment(Environment):
+    """The staff app's Jinja environment: ``row.name`` on a service's JSON object (a dict) reads
+    the key straight away. Jinja tries the attribute first and falls back to the key, which for
+    a dict means raising and catching an AttributeError on every cell of every row (a sixth of
+    a list page's rendering). A dict's methods (``names.get``) are reached as before unless the
+    dict has a key of that name; templates write ``page['items']`` for the one that does."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)

@@ -40,7 +40,7 @@ from services.invoicing.entrypoints.schemas import (
 from services.invoicing.service_layer import commands, handlers
 from shared import eventstore
 from shared.eventstore import ConcurrencyConflict, EventTooLarge
-from shared.http import FieldError, actor, create_app, parse_body, query_choice, shop_id
+from shared.http import FieldError, actor, create_app, parse_body, query_choice, reply, shop_id
 from shared.metrics import register_figures
 from shared.openapi import doc, one_of
 from shared.pagination import PAGE_QUERY, page_of, requested_page
@@ -129,8 +129,8 @@ def _read_routes(app: Flask) -> None:
     @doc("The invoice's history in plain words: who did what, when", response=Timeline)
     def get_timeline(invoice_id: str) -> tuple[Response, int]:
         with PooledUnitOfWork(bootstrap.wiring.pool) as uow:
-            _existing(uow, invoice_id)
             history = [s.envelope.event for s in eventstore.load(uow.conn, invoice_id)]
+        _visible(Invoice.from_history(invoice_id, history), invoice_id)  # read once, not twice
         entries = [TimelineEntry.of(entry) for entry in timeline(history)]
         return _reply(Timeline(items=entries))
 
@@ -346,7 +346,11 @@ def _settings_routes(app: Flask) -> None:
 
 
 def _existing(uow: PooledUnitOfWork, invoice_id: str) -> Invoice:
-    invoice = uow.invoices.get(invoice_id)
+    return _visible(uow.invoices.get(invoice_id), invoice_id)
+
+
+def _visible(invoice: Invoice, invoice_id: str) -> Invoice:
+    """The invoice, if it exists and is the calling shop's (anything else: not found)."""
     if invoice.shop_id != shop_id() or invoice.customer is None:
         raise NotFound(f"invoice {invoice_id} not found")
     return invoice
@@ -374,8 +378,8 @@ def _uow() -> PooledUnitOfWork:
 
 
 def _reply(body: BaseModel, status: int = 200) -> tuple[Response, int]:
-    return jsonify(body.model_dump(mode="json")), status
+    return reply(body, status)
 
 
 app = build_app()
-register_figures(lambda: bootstrap.wiring.pool, FIGURES)
+register_figures(bootstrap.wiring.opened_pool, FIGURES)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, g, request
 from pydantic import BaseModel
 from werkzeug.exceptions import NotFound
 
@@ -47,7 +47,7 @@ from services.jobs.entrypoints.schemas import (
 )
 from services.jobs.service_layer import commands, estimates, handlers
 from shared.eventstore import ConcurrencyConflict, EventTooLarge
-from shared.http import FieldError, create_app, parse_body, query_choice, shop_id
+from shared.http import FieldError, create_app, parse_body, query_choice, reply, shop_id
 from shared.openapi import doc, one_of
 from shared.pagination import MAX_ID_CHARS, MAX_PAGE, PAGE_QUERY, page_of, requested_page
 
@@ -492,7 +492,7 @@ def _customer_and_place_checked() -> Iterator[None]:
 
 
 def _reply(body: BaseModel, status: int = 200) -> tuple[Response, int]:
-    return jsonify(body.model_dump(mode="json")), status
+    return reply(body, status)
 
 
 def _uow() -> PostgresUnitOfWork:

@@ -411,4 +411,4 @@ def _not_found(token: str) -> Response:
 
 app = build_app()
 WEBHOOKS_REFUSED.labels("stripe")
-register_figures(lambda: bootstrap.wiring.pool, FIGURES)
+register_figures(bootstrap.wiring.opened_pool, FIGURES)

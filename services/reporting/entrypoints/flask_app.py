@@ -16,7 +16,7 @@ from services.reporting.adapters.figures import FIGURES
 from services.reporting.adapters.postgres import PooledAgingReports
 from services.reporting.domain.aging import BadBuckets, Buckets, Line, Report
 from services.reporting.service_layer import handlers
-from shared.http import FieldError, create_app, parse_body, query_choice, shop_id
+from shared.http import FieldError, create_app, parse_body, query_choice, reply, shop_id
 from shared.metrics import register_figures
 from shared.money import format_cents
 from shared.openapi import day, doc, one_of, whole_number
@@ -90,7 +90,7 @@ def build_app() -> Flask:
     def ar_aging() -> Response:
         by_customer = query_choice("group_by", {"total", "customer"}) == "customer"
         report = handlers.aging_report(_ask(by_customer), _reports())
-        return jsonify(_report_body(report).model_dump(mode="json"))
+        return reply(_report_body(report))[0]
 
     @app.get("/reports/ar-aging/invoices")
     @doc(
@@ -124,7 +124,7 @@ def build_app() -> Flask:
             )
             for i in found
         ]
-        return jsonify(OwingInvoices(items=items).model_dump(mode="json"))
+        return reply(OwingInvoices(items=items))[0]
 
     @app.get("/reports/ar-aging.csv")
     @doc(
@@ -258,4 +258,4 @@ def _safe(text: str) -> str:
 
 
 app = build_app()
-register_figures(lambda: bootstrap.wiring.pool, FIGURES)
+register_figures(bootstrap.wiring.opened_pool, FIGURES)
