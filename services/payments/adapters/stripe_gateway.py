@@ -58,10 +58,23 @@ def ach_debit(bank: BankDebit, mandate: Mandate) -> dict[str, Any]:
     }
 
 
+STRIPE_TIMEOUT = (5.0, 30.0)
+"""Connect and read timeouts of a call to Stripe (the library's default is 80 s: a customer's
+Pay would hold a web thread that long for a Stripe that does not answer)."""
+STRIPE_RETRIES = 2
+"""A call that met a network error or a 409/5xx is sent again, with the same idempotency key
+(ours, or one the library makes for a post without one): Stripe acts on it once."""
+
+
 class StripeGateway(PaymentGateway):
     def __init__(self, api_key: str, webhook_secret: str, api_base: str | None = None) -> None:
         bases = {"api": api_base} if api_base else {}
-        self.client = stripe.StripeClient(api_key, base_addresses=bases)  # type: ignore[arg-type]
+        self.client = stripe.StripeClient(
+            api_key,
+            base_addresses=bases,  # type: ignore[arg-type]
+            http_client=stripe.RequestsClient(timeout=STRIPE_TIMEOUT),
+            max_network_retries=STRIPE_RETRIES,
+        )
         self.webhook_secret = webhook_secret
 
     @provider_call("stripe", "customer_for")
