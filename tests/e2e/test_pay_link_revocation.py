@@ -43,10 +43,18 @@ def test_a_revoked_link_stops_at_once_and_the_new_one_pays(
 
     revoked = invoicing.post(
         f"/invoices/{invoice_id}/pay-link",
-        {"reason": "forwarded to the wrong person"},
+        {"reason": "forwarded to the wrong person", "link_number": 1},
         headers={"X-Actor": "Olivia"},
     )
     assert revoked.status_code == 200, revoked.text
+    assert revoked.json()["link_number"] == 2
+    twice = invoicing.post(  # a double click or a retry of the same revocation: revoked once
+        f"/invoices/{invoice_id}/pay-link",
+        {"reason": "forwarded to the wrong person", "link_number": 1},
+        headers={"X-Actor": "Olivia"},
+    )
+    assert twice.status_code == 200, twice.text
+    assert (twice.json()["pay_url"], twice.json()["link_number"]) == (revoked.json()["pay_url"], 2)
     new_url = page_url(module_platform, revoked.json())
     assert new_url != old_url
 

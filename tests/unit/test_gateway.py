@@ -83,7 +83,7 @@ class FakeInvoicing(Invoicing):
         self.sent: list[tuple[str, str, str]] = []
         self.edits: list[tuple[str, str, str, dict[str, Any], str]] = []
         self.created: list[dict[str, Any]] = []
-        self.replaced: list[tuple[str, str, str, str]] = []
+        self.replaced: list[tuple[str, str, str, str, int | None]] = []
         self.refuse = False
         self.history: list[dict[str, Any]] = [
             {
@@ -126,12 +126,12 @@ class FakeInvoicing(Invoicing):
         return found
 
     def replace_pay_link(
-        self, shop_id: str, invoice_id: str, actor: str, reason: str
+        self, shop_id: str, invoice_id: str, actor: str, reason: str, link_number: int | None
     ) -> dict[str, Any]:
         found = self.invoice(shop_id, invoice_id)
         if found["invoice_number"] is None or found["status"] == "void":
             raise Refused("cannot_replace", ["pay_link: the invoice has not been sent"])
-        self.replaced.append((shop_id, invoice_id, actor, reason))
+        self.replaced.append((shop_id, invoice_id, actor, reason, link_number))
         found["pay_url"] = f"https://pay.example/p/new-link-{len(self.replaced)}"
         what = f"revoked the pay link and issued a new one: {reason}"
         self.history.append({"at": "2026-11-25T11:00:00", "who": actor, "what": what, "note": None})
@@ -816,12 +816,16 @@ def test_office_staff_revoke_a_sent_invoices_pay_link_with_the_form(
     office = signed_in(app, "office@a.example")
     assert "Revoke pay link" not in office.get("/invoices/inv-a").text  # a draft has no link
     invoicing.by_shop["shop-a"]["inv-a"].update(
-        status="sent", invoice_number="INV-2026-000001", pay_url="https://pay.example/p/old"
+        status="sent",
+        invoice_number="INV-2026-000001",
+        pay_url="https://pay.example/p/old",
+        link_number=1,
     )
     page = office.get("/invoices/inv-a").text
     assert "Revoke pay link" in page and 'action="/invoices/inv-a/pay-link"' in page
     token = csrf_of(office, "/invoices/inv-a")
-    form = {"csrf_token": token, "reason": "texted to the wrong number"}
+    assert '<input type="hidden" name="link_number" value="1">' in page
+    form = {"csrf_token": token, "reason": "texted to the wrong number", "link_number": "1"}
     assert office.post("/invoices/inv-a/pay-link", data={"reason": "x"}).status_code == 400
     tech = signed_in(app, "tech@a.example")
     tech_form = {**form, "csrf_token": csrf_of(tech, "/my-jobs")}
@@ -832,7 +836,7 @@ def test_office_staff_revoke_a_sent_invoices_pay_link_with_the_form(
     assert invoicing.replaced == []
     revoked = office.post("/invoices/inv-a/pay-link", data=form)
     assert revoked.status_code == 302 and revoked.headers["Location"].endswith("#pay-link")
-    assert invoicing.replaced == [("shop-a", "inv-a", "Office", "texted to the wrong number")]
+    assert invoicing.replaced == [("shop-a", "inv-a", "Office", "texted to the wrong number", 1)]
     after = office.get("/invoices/inv-a").text
     assert "Pay link revoked: the old link no longer works" in after
     assert "Office</strong> revoked the pay link and issued a new one" in after

@@ -89,7 +89,7 @@ class FakeInvoicing(Invoicing):
         raise NotUsed
 
     def replace_pay_link(
-        self, shop_id: str, invoice_id: str, actor: str, reason: str
+        self, shop_id: str, invoice_id: str, actor: str, reason: str, link_number: int | None
     ) -> dict[str, Any]:
         raise NotUsed
 

@@ -76,6 +76,22 @@ def test_a_sent_invoice_gets_a_new_link_and_the_event_names_the_old_one_by_diges
     )
 
 
+def test_revoking_a_numbered_link_twice_replaces_it_once() -> None:
+    """The staff page names the link it shows: a double click or a retried request revokes
+    that link once; a number never issued is refused."""
+    invoice = sent_invoice()
+    invoice.pending.clear()
+    with pytest.raises(CannotReplacePayLink, match="never issued"):
+        invoice.replace_pay_link(pay_token=NEW, pay_url="u", by="O", now=NOW, reason="", revoking=2)
+    for token in (NEW, NEWER):
+        invoice.replace_pay_link(
+            pay_token=token, pay_url=f"u/{token}", by="O", now=NOW, reason="", revoking=1
+        )
+    (event,) = invoice.pending
+    assert isinstance(event, contracts.PayLinkReplaced) and event.pay_token == NEW
+    assert (invoice.pay_token, invoice.link_number) == (NEW, 2)
+
+
 def test_only_a_sent_invoice_with_something_owed_has_a_link_to_replace() -> None:
     def attempt(invoice: Invoice) -> None:
         invoice.replace_pay_link(pay_token=NEW, pay_url="u", by="O", now=NOW, reason="")

@@ -157,10 +157,11 @@ class HttpInvoicing(Service, Invoicing):
         return self._call("POST", path, shop_id, actor=actor, json={"reason": reason})
 
     def replace_pay_link(
-        self, shop_id: str, invoice_id: str, actor: str, reason: str
+        self, shop_id: str, invoice_id: str, actor: str, reason: str, link_number: int | None
     ) -> dict[str, Any]:
         path = f"/invoices/{_id(invoice_id)}/pay-link"
-        return self._call("POST", path, shop_id, actor=actor, json={"reason": reason})
+        body = {"reason": reason, "link_number": link_number}
+        return self._call("POST", path, shop_id, actor=actor, json=body)
 
     def timeline(self, shop_id: str, invoice_id: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = self._call(

@@ -117,8 +117,12 @@ def _review(app: Flask, deps: Deps) -> None:
         the next reminder or nudge carries it (e.g. the text was forwarded to the wrong person)."""
         user = me()
         reason = request.form.get("reason", "")[:500]
+        shown = request.form.get("link_number", "")  # the link the page showed: revoked once
+        link_number = int(shown) if shown.isdigit() and 0 < int(shown) < 10_000 else None
         try:
-            deps.invoicing().replace_pay_link(user.shop_id, invoice_id, user.name, reason)
+            deps.invoicing().replace_pay_link(
+                user.shop_id, invoice_id, user.name, reason, link_number
+            )
         except Refused as exc:
             return invoice_page(deps, invoice_id, reasons(exc), "Pay link not revoked"), 422
         flash(

@@ -98,10 +98,10 @@ class Invoicing(abc.ABC):
 
     @abc.abstractmethod
     def replace_pay_link(
-        self, shop_id: str, invoice_id: str, actor: str, reason: str
+        self, shop_id: str, invoice_id: str, actor: str, reason: str, link_number: int | None
     ) -> dict[str, Any]:
-        """Revoke the customer's pay link and issue a new one; Refused when there is none to
-        replace (not sent, void, nothing owed)."""
+        """Revoke the customer's pay link (number ``link_number``: a repeat revokes it once) and
+        issue a new one; Refused when there is none to replace (not sent, void, nothing owed)."""
 
     @abc.abstractmethod
     def timeline(self, shop_id: str, invoice_id: str) -> list[dict[str, Any]]: ...

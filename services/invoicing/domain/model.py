@@ -556,7 +556,14 @@ class Invoice:
         )
 
     def replace_pay_link(
-        self, *, pay_token: str, pay_url: str, by: str, now: datetime, reason: str
+        self,
+        *,
+        pay_token: str,
+        pay_url: str,
+        by: str,
+        now: datetime,
+        reason: str,
+        revoking: int | None = None,
     ) -> None:
         """Revoke the pay link the customer has and issue a new one (the text went to the wrong
         person): the old link stops working, later messages carry the new one. A payment already
@@ -565,6 +572,10 @@ class Invoice:
             raise UnknownInvoice(self.invoice_id)
         if not self.is_sent or self.pay_token is None:
             raise CannotReplacePayLink("the invoice has not been sent: it has no pay link yet")
+        if revoking is not None and revoking > self.link_number:
+            raise CannotReplacePayLink(f"link {revoking} was never issued")
+        if revoking is not None and revoking < self.link_number:
+            return  # that link was replaced already: asked twice, revoked once
         if self.voided:
             raise CannotReplacePayLink("the invoice is void: its link already says so")
         if self.balance().balance_cents <= 0:

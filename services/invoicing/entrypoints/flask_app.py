@@ -319,6 +319,7 @@ def _lifecycle_routes(app: Flask) -> None:
             bootstrap.wiring.settings.pay_base_url,
             _uow(),
             bootstrap.utc_now,
+            cmd.link_number,
         )
         return _reply_invoice(invoice)
 

@@ -88,6 +88,8 @@ class InvoiceOut(BaseModel):
     sent_at: datetime | None
     viewed_at: datetime | None
     pay_url: str | None
+    link_number: int
+    """Which pay link the customer has (1 at sending; each revocation adds one; 0 unsent)."""
     version: int
     review: ReviewOut | None
     """Present until the invoice is sent (and for corrections of a sent, unpaid one)."""
@@ -119,6 +121,7 @@ class InvoiceOut(BaseModel):
             sent_at=invoice.sent_at,
             viewed_at=invoice.viewed_at,
             pay_url=invoice.pay_url,
+            link_number=invoice.link_number,
             version=invoice.version,
             review=ReviewOut.of(review) if review else None,
         )

@@ -81,6 +81,12 @@ class ReplacePayLink(Command):
     reason: str = Field(
         default="", max_length=500, description="Why, in plain words (shown on the timeline)"
     )
+    link_number: int | None = Field(
+        default=None,
+        ge=1,
+        description="The link being revoked (the invoice's link_number): asked again once that"
+        " link is replaced (a double click, a retry), nothing more is revoked",
+    )
 
 
 class UpdateSettings(Command):

@@ -223,11 +223,18 @@ def void_invoice(
 
 
 def replace_pay_link(
-    req: Request, invoice_id: str, reason: str, pay_base_url: str, uow: UnitOfWork, clock: Clock
+    req: Request,
+    invoice_id: str,
+    reason: str,
+    pay_base_url: str,
+    uow: UnitOfWork,
+    clock: Clock,
+    revoking: int | None = None,
 ) -> Invoice:
     """Revoke the invoice's pay link and issue a fresh one (128 new random bits):
     PayLinkReplaced tells payments (the old link stops working) and notifications (later
-    messages carry the new link)."""
+    messages carry the new link). With ``revoking`` (the link's number) a repeated request
+    replaces that link once."""
 
     def once() -> Invoice:
         with uow:
@@ -239,6 +246,7 @@ def replace_pay_link(
                 by=req.by,
                 now=clock(),
                 reason=reason,
+                revoking=revoking,
             )
             _save(uow, invoice, req)
         return invoice
