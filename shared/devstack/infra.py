@@ -111,9 +111,10 @@ def start_localstripe(port: int, log: IO[bytes] | None = None) -> subprocess.Pop
     ready when this returns. It serves the Stripe API and a fake Stripe.js."""
     if port_is_open(port):
         raise RuntimeError(f"port {port} is already taken; is another localstripe running?")
-    binary = Path(sys.executable).with_name("localstripe")
+    module = "shared.devstack.localstripe_in_memory"
     proc = subprocess.Popen(
-        [str(binary), "--port", str(port), "--from-scratch"],
+        [sys.executable, "-m", module, "--port", str(port), "--from-scratch"],
+        cwd=ROOT,
         stdout=log or subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
         start_new_session=True,
