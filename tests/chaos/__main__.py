@@ -5,6 +5,7 @@ tally and exit 1 on any miss."""
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 
@@ -22,6 +23,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=int(time.time()))
     parser.add_argument("--minutes", type=float, default=None, help="start no job after this")
     args = parser.parse_args()
+    # Stopped (Ctrl-C, kill): unwind like an error, so every process, the broker and the database
+    # are stopped on the way out instead of left running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     home = infra.ROOT / "var" / "chaos"
     outcome = run(
         Plan(args.jobs, args.workers, args.minutes), home, args.kills, args.every, args.seed
