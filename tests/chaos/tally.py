@@ -25,10 +25,16 @@ class Row:
     claim: str
     expected: int
     actual: int
+    at_least: bool = False
+    """The claim is a floor (kill -9s), not an exact count."""
 
     @property
     def holds(self) -> bool:
-        return self.expected == self.actual
+        return self.actual >= self.expected if self.at_least else self.expected == self.actual
+
+    @property
+    def wanted(self) -> str:
+        return f"≥ {self.expected}" if self.at_least else str(self.expected)
 
 
 @dataclass(frozen=True)
@@ -198,7 +204,7 @@ def table(found: list[Row], facts: dict[str, Any]) -> str:
     lines = [f"{'claim':<{width}}  {'expected':>10}  {'actual':>10}  ", "-" * (width + 30)]
     for r in found:
         lines.append(
-            f"{r.claim:<{width}}  {r.expected:>10}  {r.actual:>10}  {'ok' if r.holds else 'MISS'}"
+            f"{r.claim:<{width}}  {r.wanted:>10}  {r.actual:>10}  {'ok' if r.holds else 'MISS'}"
         )
     lines.append("-" * (width + 30))
     lines += [f"{k}: {json.dumps(v) if not isinstance(v, str) else v}" for k, v in facts.items()]
