@@ -34,7 +34,7 @@ from bench.table import Figure, Goal, report
 from shared.db import drop_database
 from shared.devstack import demo, infra
 from shared.devstack.processes import WORKERS, web, worker
-from shared.kafka import ensure_topics, make_consumer, make_producer
+from shared.kafka import PROMPT_FETCH_WAIT_MS, ensure_topics, make_consumer, make_producer
 from shared.relay import LEADER_LOCK
 from shared.settings import SERVICES, Settings
 
@@ -183,7 +183,13 @@ def bench_raw_latency(bootstrap: str, rate: float, count: int) -> tuple[float, f
     notes when it polls it; (p50, p99) in ms."""
     topic = f"bench.hop.{uuid.uuid4().hex[:6]}"
     ensure_topics(bootstrap, [topic])
-    consumer = make_consumer(bootstrap, f"hop-{topic}", [topic], heartbeat_interval_ms=1000)
+    consumer = make_consumer(  # the same wait as the invoicing consumer it is the baseline of
+        bootstrap,
+        f"hop-{topic}",
+        [topic],
+        heartbeat_interval_ms=1000,
+        fetch_max_wait_ms=PROMPT_FETCH_WAIT_MS,
+    )
     while not consumer.assignment():
         _polled(consumer)
     producer = multiprocessing.Process(target=_produce_paced, args=(bootstrap, topic, rate, count))

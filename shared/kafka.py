@@ -37,12 +37,17 @@ def make_producer(bootstrap: str, *, client_id: str = "fieldpay") -> KafkaProduc
 
 
 FETCH_MAX_WAIT_MS = 1000
-"""How long the broker holds an idle consumer's fetch. At 20 ms each of the platform's six idle
-consumers took ~6-10 % of a core (and the broker as much again) answering 50 empty fetches a
-second: a third of a core of two; at Kafka's default 500 ms the broker still took 6 % of a core
-and each consumer 2 % parsing empty answers for its ~100 partitions. A record is delivered as
-soon as it arrives whatever this is (Tansu answers a waiting fetch at once), and commits do not
-wait behind it; only a batch rewound after a failure waits up to this long for its new fetch."""
+"""How long the broker holds a consumer's fetch, for consumers nobody waits on (AR aging, the
+staff app's live changes, jobs, payments' copy of invoices). Tansu holds a fetch this long even
+when records arrive meanwhile, so it is also the delivery delay: measured one hop at 50 records/s
+(bench/pipeline.py), p50 ≈ a quarter and p99 ≈ half of it — 1000 ms: 250 / 501 ms; 500: 128 /
+253; 100: 27 / 53; 50: 14 / 29. A short wait costs CPU while idle: each fetch asks ~100
+partitions; the platform idle took 0.38 cores of 2 with every consumer at 1000 ms, 0.80 at 100,
+1.12 at 50 (bench/load_cpu.py, the broker the largest part)."""
+
+PROMPT_FETCH_WAIT_MS = 100
+"""For the consumers someone is waiting on: the closed job's draft in the office's queue (issue
+2: p99 ≤ 100 ms at 50 jobs/s) and the customer's text and email once an invoice is sent."""
 
 
 def make_consumer(
@@ -53,10 +58,10 @@ def make_consumer(
     session_timeout_ms: int = 6000,
     heartbeat_interval_ms: int = 2000,
     max_poll_records: int = 1000,
+    fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS,
 ) -> KafkaConsumer:
-    """Manual commits only, from the earliest offset, without auto-creating topics. An idle
-    consumer's fetch waits at the broker up to FETCH_MAX_WAIT_MS (it is answered as soon as a
-    record arrives, so this costs no latency; a short wait only spins every consumer idly)."""
+    """Manual commits only, from the earliest offset, without auto-creating topics. Each fetch
+    waits at the broker ``fetch_max_wait_ms`` (see FETCH_MAX_WAIT_MS: delay against idle CPU)."""
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap.split(","),
         group_id=group_id,
@@ -67,7 +72,7 @@ def make_consumer(
         session_timeout_ms=session_timeout_ms,
         heartbeat_interval_ms=heartbeat_interval_ms,
         max_poll_records=max_poll_records,
-        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+        fetch_max_wait_ms=fetch_max_wait_ms,
         max_partition_fetch_bytes=4 * 1024 * 1024,
     )
     consumer.subscribe(list(topics))

@@ -16,7 +16,7 @@ from shared.consumer import Consumer, Handler
 from shared.contracts import Event
 from shared.db import make_pool
 from shared.envelope import Envelope
-from shared.kafka import make_consumer, make_producer
+from shared.kafka import FETCH_MAX_WAIT_MS, make_consumer, make_producer
 from shared.logs import configure_logging
 from shared.relay import Relay
 from shared.settings import Settings, load_settings
@@ -72,6 +72,7 @@ class ServiceWiring:
         *,
         poison: tuple[type[BaseException], ...] = (),
         streams_for: Callable[[Envelope], Iterable[str]] | None = None,
+        fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS,
     ) -> Consumer:
         """A consumer in ``group`` of the topics ``handlers`` handle, on the service's database,
         dead-lettering through its own producer."""
@@ -83,6 +84,7 @@ class ServiceWiring:
             session_timeout_ms=settings.consumer_session_timeout_ms,
             heartbeat_interval_ms=settings.consumer_heartbeat_interval_ms,
             max_poll_records=settings.consumer_batch_size,
+            fetch_max_wait_ms=fetch_max_wait_ms,
         )
         producer = make_producer(settings.kafka_bootstrap_servers, client_id=f"{group}-dlq")
         return Consumer(

@@ -26,6 +26,7 @@ from shared.contracts import (
 )
 from shared.envelope import Envelope
 from shared.eventstore import EventTooLarge
+from shared.kafka import PROMPT_FETCH_WAIT_MS
 from shared.metrics import SEND_TO_PAID_SECONDS
 
 GROUP = "invoicing"
@@ -75,6 +76,7 @@ def build_consumer() -> Consumer:
         routes,
         poison=(TenantMismatch, InvoiceAlreadyExists, EventTooLarge),
         streams_for=invoice_streams,
+        fetch_max_wait_ms=PROMPT_FETCH_WAIT_MS,  # the office waits for the closed job's draft
     )
 
 

@@ -28,6 +28,7 @@ from shared.contracts import (
     PaymentReceived,
 )
 from shared.envelope import Envelope
+from shared.kafka import PROMPT_FETCH_WAIT_MS
 
 GROUP = "notifications"
 IDLE_SECONDS = 0.05
@@ -75,7 +76,12 @@ class Sender:
 def build_consumer() -> Consumer:
     routes: dict[type[Event], Handler] = {InvoiceSent: on_invoice_sent}
     routes.update({fact: on_invoice_fact for fact in INVOICE_FACTS})
-    return bootstrap.wiring.consumer(GROUP, routes, poison=(handlers.TenantMismatch,))
+    return bootstrap.wiring.consumer(
+        GROUP,
+        routes,
+        poison=(handlers.TenantMismatch,),
+        fetch_max_wait_ms=PROMPT_FETCH_WAIT_MS,  # the customer's text once the invoice is sent
+    )
 
 
 def main() -> None:
