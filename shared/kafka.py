@@ -23,12 +23,18 @@ def all_topics() -> list[str]:
 
 
 def make_producer(bootstrap: str, *, client_id: str = "fieldpay") -> KafkaProducer:
-    """Idempotent producer, acks=all: a retried send is never written twice by the broker."""
+    """acks=all, retried until the broker takes it, one request in flight (so a retry never
+    overtakes a later send: per-key order holds). Not the idempotent producer: a retry may be
+    written twice, which every consumer's inbox absorbs (by event id). The idempotent producer
+    lost an acknowledged record when the broker (Tansu on s3://) was killed mid-write and
+    restarted: the retry was answered as a duplicate of the write the crash had cut short, and
+    the next record took its offset (chaos run in CI, 2026-11-26: a JobClosed never drafted)."""
     return KafkaProducer(
         bootstrap_servers=bootstrap.split(","),
         client_id=client_id,
         acks="all",
-        enable_idempotence=True,
+        enable_idempotence=False,
+        max_in_flight_requests_per_connection=1,
         linger_ms=2,
         batch_size=512 * 1024,
         max_request_size=4 * 1024 * 1024,
