@@ -75,6 +75,11 @@ REMINDERS_QUEUED = Counter(
     "reminders_queued_total",
     "Reminder messages the scheduler queued (each step of an invoice once)",
 )
+REMINDERS_SKIPPED = Counter(
+    "reminders_skipped_total",
+    "Invoices the scheduler could not work out a reminder for in a pass (logged, skipped; the"
+    " others went on)",
+)
 SCHEDULER_LAST_TICK = Gauge(
     "reminder_scheduler_last_tick_timestamp_seconds",
     "When the reminder scheduler last finished a pass (alert when it stalls)",
@@ -94,6 +99,18 @@ WEBHOOKS_REFUSED = Counter(
     "webhook_verification_failures_total",
     "Webhooks refused because their signature did not verify (or was replayed)",
     ["provider"],
+)
+WEBHOOKS_DISBELIEVED = Counter(
+    "webhook_disbelieved_total",
+    "Signed webhooks refused because they disagree with the provider's own record or with what"
+    " we started (unknown object, other amount, shop, invoice or account, a state moving back)",
+    ["provider", "field"],
+)
+MONEY_GIVEN_BACK = Counter(
+    "payments_given_back_cents_total",
+    "Money refunded automatically because nothing was owed for it (void: the invoice was void"
+    " when the payment landed; overpaid: it landed beyond the balance)",
+    ["cause"],
 )
 SEND_TO_PAID_SECONDS = Histogram(
     "invoice_send_to_paid_seconds",

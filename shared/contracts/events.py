@@ -443,6 +443,14 @@ class RefundIssued(Event):
     currency: Currency = "USD"
     reason: str = ""
     refunded_by: str = Field(default="", description="The staff member who refunded it.")
+    kind: Literal["credit", "money_back"] = Field(
+        default="money_back",
+        description=(
+            "credit: the invoice asks for less by the refund (it stays settled); money_back: the"
+            " money went back and is owed again (a payment taken on the wrong invoice, or money"
+            " given back automatically). Events written before this field meant money_back."
+        ),
+    )
 
     @property
     def subject(self) -> str:

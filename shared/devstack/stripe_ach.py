@@ -15,7 +15,8 @@ is not made twice.
 Outcomes by account number (Stripe's test numbers, routing 110000000):
   000123456789 clears; 000111111113 fails (account closed); 000111111116 fails (no account);
   000222222227 fails (insufficient funds); 000999999991 clears, then is returned (emulator only,
-  for an ACH return after success).
+  for an ACH return after success: as Stripe reports an unauthorized-debit return of a settled
+  payment, a dispute — ``charge.dispute.created``, the dispute served at /v1/disputes/{id}).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class AchEmulator:
         self.clear_seconds = clear_seconds
         self.intents: dict[str, dict[str, Any]] = {}
         self.webhooks: dict[str, dict[str, Any]] = {}
+        self.disputes: dict[str, dict[str, Any]] = {}
         self.lock = threading.Lock()
         self.key_locks: dict[str, threading.Lock] = {}
         self.answers: dict[str, tuple[int, bytes, dict[str, str]]] = {}
@@ -74,7 +76,9 @@ class AchEmulator:
             if form.get("payment_method_types[0]") == "us_bank_account":
                 return _json(self.create_intent(form, request.headers.get("Idempotency-Key")))
         elif path.startswith("/v1/payment_intents/") and path.split("/")[3] in self.intents:
-            return _json(self.intents[path.split("/")[3]])
+            return _json(_public(self.intents[path.split("/")[3]]))
+        elif path.startswith("/v1/disputes/") and path.split("/")[3] in self.disputes:
+            return _json(self.disputes[path.split("/")[3]])
         elif path == "/v1/refunds" and form.get("payment_intent", "") in self.intents:
             return _json(self.refund(form))
         return self.forward(request)
@@ -158,9 +162,17 @@ class AchEmulator:
         self._post("payment_intent.succeeded", intent_id)
         if account == RETURNED_AFTER_CLEARING:
             time.sleep(self.clear_seconds)
-            message = "The payment was returned by the customer's bank (R10)."
-            intent["last_payment_error"] = {"code": "payment_method_returned", "message": message}
-            self._post("payment_intent.payment_failed", intent_id)
+            dispute = {
+                "id": "dp_ach_" + secrets.token_hex(8),
+                "object": "dispute",
+                "amount": intent["amount"],
+                "currency": intent["currency"],
+                "payment_intent": intent_id,
+                "reason": "debit_not_authorized",
+                "status": "lost",
+            }
+            self.disputes[dispute["id"]] = dispute
+            self._post("charge.dispute.created", intent_id, dispute)
 
     def refund(self, form: dict[str, str]) -> dict[str, Any]:
         return {
@@ -171,14 +183,14 @@ class AchEmulator:
             "status": "pending",
         }
 
-    def _post(self, event_type: str, intent_id: str) -> None:
+    def _post(self, event_type: str, intent_id: str, about: dict[str, Any] | None = None) -> None:
         created = int(time.time())
         event = {
             "id": "evt_ach_" + secrets.token_hex(10),
             "object": "event",
             "type": event_type,
             "created": created,
-            "data": {"object": _public(self.intents[intent_id])},
+            "data": {"object": about or _public(self.intents[intent_id])},
         }
         payload = json.dumps(event).encode()
         for hook in list(self.webhooks.values()):

@@ -21,9 +21,11 @@ from services.payments.domain.model import PayableInvoice
 from services.payments.service_layer import unit_of_work as payments_ports
 from services.payments.service_layer.gateway import (
     Intent,
+    IntentState,
     PaymentGateway,
     SavedCard,
-    StripeEvent,
+    UnknownToStripe,
+    WebhookNotice,
 )
 from shared.contracts import CustomerSnapshot, EstimateApproved, Event
 from shared.envelope import Envelope
@@ -309,8 +311,9 @@ class FakeCharges(payments_ports.Charges):
         found = self.rows.get(charge_id)
         return copy.deepcopy(found) if found else None
 
-    def by_intent(self, intent_id: str) -> Charge | None:
-        found = next((c for c in self.rows.values() if c.intent_id == intent_id), None)
+    def find(self, intent_id: str, charge_id: str) -> Charge | None:
+        by_intent = [c for c in self.rows.values() if intent_id and c.intent_id == intent_id]
+        found = by_intent[0] if by_intent else self.rows.get(charge_id)
         return copy.deepcopy(found) if found else None
 
     def for_invoice(self, invoice_id: str) -> list[Charge]:
@@ -372,6 +375,20 @@ class FakeProcessor(payments_ports.Processor):
         self.refunds.append((refund_id, charge_id, amount_cents, reason, by, ref))
 
 
+class FakeGiveBacks(payments_ports.GiveBacks):
+    def __init__(self) -> None:
+        self.rows: dict[str, str] = {}
+
+    def queue(self, invoice_id: str, shop_id: str) -> None:
+        self.rows.setdefault(invoice_id, shop_id)
+
+    def queued(self, limit: int) -> list[str]:
+        return list(self.rows)[:limit]
+
+    def take(self, invoice_id: str) -> bool:
+        return self.rows.pop(invoice_id, None) is not None
+
+
 class FakeGateway(PaymentGateway):
     """Records what would go to Stripe; decline=True refuses the next intent."""
 
@@ -386,6 +403,8 @@ class FakeGateway(PaymentGateway):
         self.cannot_answer: set[str] = set()
         """Intents state_of fails for (Stripe away, or an intent it does not know)."""
         self.asked: list[str] = []
+        self.disputes: dict[str, str] = {}
+        """dispute id → the intent it is about."""
 
     def customer_for(self, shop_id: str, customer: CustomerSnapshot) -> str:
         self.customers.append(customer.customer_id)
@@ -410,17 +429,34 @@ class FakeGateway(PaymentGateway):
         self.refunds.append((intent_id, amount_cents, idempotency_key))
         return f"re_{len(self.refunds)}"
 
-    def state_of(self, intent_id: str) -> StripeEvent:
+    def intent(self, intent_id: str) -> IntentState:
+        """What the fake Stripe holds: the intent as it was created, in the state ``stripe_says``
+        (processing unless told), with its own metadata unless ``stripe_says`` gives other."""
         self.asked.append(intent_id)
         if intent_id in self.cannot_answer:
             raise ConnectionError(f"Stripe did not answer about {intent_id}")
+        number = int(intent_id.removeprefix("pi_")) if intent_id[3:].isdigit() else 0
+        if not 0 < number <= len(self.intents):
+            raise UnknownToStripe(intent_id)
+        made = self.intents[number - 1]
         status, metadata = self.stripe_says.get(intent_id, ("processing", {}))
-        kind = "payment_failed" if status == "requires_payment_method" else status
-        return StripeEvent(
-            f"check_{intent_id}_{kind}", f"payment_intent.{kind}", intent_id, 0, metadata
+        amount = int(made["amount_cents"])  # type: ignore[call-overload]
+        return IntentState(
+            intent_id=intent_id,
+            status=status,
+            amount_cents=amount,
+            amount_received_cents=amount if status == "succeeded" else 0,
+            currency="USD",
+            metadata=metadata or dict(made["metadata"]),  # type: ignore[call-overload]
+            failure="insufficient funds" if status == "requires_payment_method" else "",
         )
 
-    def verify(self, payload: bytes, signature: str) -> StripeEvent | None:
+    def disputed_intent(self, dispute_id: str) -> tuple[str, str]:
+        if dispute_id not in self.disputes:
+            raise UnknownToStripe(dispute_id)
+        return self.disputes[dispute_id], "debit_not_authorized"
+
+    def verify(self, payload: bytes, signature: str) -> WebhookNotice | None:
         raise NotImplementedError("webhook verification is the Stripe adapter's (integration)")
 
 
@@ -429,6 +465,7 @@ class FakePaymentsUnitOfWork(payments_ports.UnitOfWork):
         self.invoices: FakePayableInvoices = FakePayableInvoices()
         self.charges: FakeCharges = FakeCharges()
         self.processor: FakeProcessor = FakeProcessor()
+        self.give_backs: FakeGiveBacks = FakeGiveBacks()
         self.published: list[PublishedEvent] = []
         self.commits = 0
 

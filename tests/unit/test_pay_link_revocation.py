@@ -17,7 +17,8 @@ from services.invoicing.service_layer import handlers as invoicing
 from services.notifications.domain.messages import messages_for, relinked
 from services.notifications.domain.standing import corrected
 from services.payments.service_layer import handlers as payments
-from services.payments.service_layer.gateway import StripeEvent
+from services.payments.service_layer import reconciling
+from services.payments.service_layer.gateway import WebhookNotice
 from shared import contracts
 from shared.contracts import pay_token_digest
 from tests.unit import builders
@@ -190,8 +191,9 @@ def test_the_revoked_link_takes_no_payment_but_one_started_before_still_settles(
         payments.start_payment("unknown-token-0000000", "d" * 32, 1_000, "card", uow, gateway)
     assert len(gateway.intents) == 1 and gateway.setups == []
     # the intent started on the old link clears after the revocation: money is never refused
-    cleared = StripeEvent("evt_1", "payment_intent.succeeded", "pi_1", 4_000, {}, "")
-    assert payments.when_stripe_reports(cleared, uow, clock)
+    gateway.stripe_says["pi_1"] = ("succeeded", {})
+    cleared = WebhookNotice("evt_1", "payment_intent.succeeded", gateway.intent("pi_1"))
+    assert reconciling.when_stripe_reports(cleared, uow, gateway, clock)
     assert uow.charges.rows[before.charge_id].status == "succeeded"
     received = [p for p in uow.published if isinstance(p.envelope.event, contracts.PaymentReceived)]
     assert len(received) == 1

@@ -263,3 +263,32 @@ def test_messages_are_checked_before_a_customer_could_see_them() -> None:
     del body["policies"]["commercial"]
     with pytest.raises(ValidationError, match="missing commercial"):
         AutomationsForm.model_validate(body)
+
+
+class TwoShops(Reminders):
+    """A poisoned invoice (due 9999-12-31: its steps overflow the calendar) in one shop, due
+    invoices in two others: the pass goes on past the poisoned one."""
+
+    def __init__(self) -> None:
+        super().__init__(Standing(invoice()))
+        poisoned = invoice(due=date(9999, 12, 31)).model_copy(update={"invoice_id": "inv-bad"})
+        other = invoice().model_copy(update={"invoice_id": "inv-2", "shop_id": "shop-2"})
+        self.all = [Standing(invoice()), Standing(poisoned), Standing(other)]
+
+    def standings(self) -> Iterator[Standing]:
+        yield from self.all
+
+    def queue_reminder(
+        self, messages: list[Message], fact: contracts.ReminderSent, quiet_since: datetime
+    ) -> int:
+        self.facts.append(fact)
+        return len(messages)
+
+
+def test_one_poisoned_invoice_never_stops_the_pass_for_the_other_shops() -> None:
+    store = TwoShops()
+    with pytest.raises(OverflowError):  # the poison is real: its step day cannot be computed
+        handlers.due_reminder(store.all[1], DEFAULTS, local(date(2026, 4, 4), 10))
+    queued = handlers.send_due_reminders(store, local(date(2026, 4, 4), 10))
+    assert queued > 0
+    assert sorted(f.invoice_id for f in store.facts) == ["inv-1", "inv-2"]

@@ -16,7 +16,7 @@ from services.notifications.domain.messages import (
     nudges_for,
     shop_name,
 )
-from services.notifications.domain.reminders import due_reminder, reminder_for
+from services.notifications.domain.reminders import Automations, due_reminder, reminder_for
 from services.notifications.domain.standing import Standing
 from services.notifications.service_layer.providers import (
     Email,
@@ -50,6 +50,7 @@ from shared.envelope import Envelope
 from shared.faults import crash_point
 from shared.invoice_pdf import PdfInvoice
 from shared.invoice_pdf import render as render_pdf
+from shared.metrics import REMINDERS_SKIPPED
 
 log = logging.getLogger(__name__)
 
@@ -220,20 +221,32 @@ def nudge(
 
 def send_due_reminders(store: ReminderStore, now: datetime) -> int:
     """One pass of the scheduler at ``now`` (the injected clock): each invoice's due step queued
-    once. How many messages were queued."""
-    automations = {}
+    once. Each invoice on its own: one that fails (a date out of range, a bad template) is
+    logged, counted and skipped, and every other invoice of every shop still gets its reminder.
+    How many messages were queued."""
+    automations: dict[str, Automations] = {}
     queued = 0
     for standing in store.standings():
-        shop = standing.invoice.shop_id
-        if shop not in automations:
-            automations[shop] = store.automations(shop)
-        due = due_reminder(standing, automations[shop], now)
-        if due is None:
-            continue
-        messages = reminder_for(standing, due, now)
-        fact = _reminder_sent(standing, messages, now, due.step.days, None)
-        queued += store.queue_reminder(messages, fact, now - NUDGE_GAP)
+        try:
+            queued += _queue_due_step(standing, automations, store, now)
+        except Exception:  # this invoice only; the pass goes on
+            log.exception("reminder for invoice %s skipped", standing.invoice.invoice_id)
+            REMINDERS_SKIPPED.inc()
     return queued
+
+
+def _queue_due_step(
+    standing: Standing, automations: dict[str, Automations], store: ReminderStore, now: datetime
+) -> int:
+    shop = standing.invoice.shop_id
+    if shop not in automations:
+        automations[shop] = store.automations(shop)
+    due = due_reminder(standing, automations[shop], now)
+    if due is None:
+        return 0
+    messages = reminder_for(standing, due, now)
+    fact = _reminder_sent(standing, messages, now, due.step.days, None)
+    return store.queue_reminder(messages, fact, now - NUDGE_GAP)
 
 
 def _reminder_sent(

@@ -14,6 +14,7 @@ from services.payments.domain.model import PayableInvoice
 from services.payments.service_layer.gateway import SavedCard
 from services.payments.service_layer.unit_of_work import (
     Charges,
+    GiveBacks,
     Opened,
     PayableInvoices,
     Processor,
@@ -89,7 +90,8 @@ class PostgresPayableInvoices(PayableInvoices):
 
 
 CHARGE_COLUMNS = (
-    "charge_id, invoice_id, shop_id, amount_cents, method, status, intent_id, refunded_cents"
+    "charge_id, invoice_id, shop_id, amount_cents, method, status, intent_id, refunded_cents,"
+    " created_at"
 )
 
 DUE_FOR_CHECK = f"""
@@ -113,21 +115,23 @@ class PostgresCharges(Charges):
 
     def add(self, charge: Charge) -> bool:
         cur = self.conn.execute(
-            f"INSERT INTO charges ({CHARGE_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (charge_id) DO NOTHING",
+            f"INSERT INTO charges ({CHARGE_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s,"
+            " coalesce(%s, clock_timestamp())) ON CONFLICT (charge_id) DO NOTHING",
             astuple(charge),
         )
         return cur.rowcount == 1
 
     def get(self, charge_id: str) -> Charge | None:
-        return self._one("charge_id = %s", charge_id)
-
-    def by_intent(self, intent_id: str) -> Charge | None:
-        return self._one("intent_id = %s", intent_id)
-
-    def _one(self, where: str, value: str) -> Charge | None:
         row = self.conn.execute(
-            f"SELECT {CHARGE_COLUMNS} FROM charges WHERE {where} FOR UPDATE", (value,)
+            f"SELECT {CHARGE_COLUMNS} FROM charges WHERE charge_id = %s FOR UPDATE", (charge_id,)
+        ).fetchone()
+        return Charge(*row) if row else None
+
+    def find(self, intent_id: str, charge_id: str) -> Charge | None:
+        row = self.conn.execute(
+            f"SELECT {CHARGE_COLUMNS} FROM charges WHERE intent_id = %s OR charge_id = %s"
+            " ORDER BY intent_id = %s DESC LIMIT 1",
+            (intent_id, charge_id, intent_id),
         ).fetchone()
         return Charge(*row) if row else None
 
@@ -209,6 +213,27 @@ class PostgresProcessor(Processor):
         )
 
 
+class PostgresGiveBacks(GiveBacks):
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+
+    def queue(self, invoice_id: str, shop_id: str) -> None:
+        self.conn.execute(
+            "INSERT INTO give_backs (invoice_id, shop_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+            (invoice_id, shop_id),
+        )
+
+    def queued(self, limit: int) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT invoice_id FROM give_backs ORDER BY queued_at LIMIT %s", (limit,)
+        ).fetchall()
+        return [str(row[0]) for row in rows]
+
+    def take(self, invoice_id: str) -> bool:
+        cur = self.conn.execute("DELETE FROM give_backs WHERE invoice_id = %s", (invoice_id,))
+        return cur.rowcount == 1
+
+
 class ConsumerUnitOfWork(UnitOfWork):
     """On the consumer's connection; the consumer commits the batch."""
 
@@ -216,6 +241,7 @@ class ConsumerUnitOfWork(UnitOfWork):
         self.invoices = PostgresPayableInvoices(conn)
         self.charges = PostgresCharges(conn)
         self.processor = PostgresProcessor(conn)
+        self.give_backs = PostgresGiveBacks(conn)
         self.conn = conn
 
     def publish(self, aggregate_id: str, version: int, envelope: Envelope) -> None:
@@ -235,6 +261,7 @@ class PooledUnitOfWork(PooledTransaction, UnitOfWork):
         self.invoices = PostgresPayableInvoices(conn)
         self.charges = PostgresCharges(conn)
         self.processor = PostgresProcessor(conn)
+        self.give_backs = PostgresGiveBacks(conn)
 
     def publish(self, aggregate_id: str, version: int, envelope: Envelope) -> None:
         eventstore.append(self.conn, aggregate_id, version - 1, [envelope])

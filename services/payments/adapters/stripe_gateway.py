@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from typing import Any
 
 import stripe
@@ -14,10 +15,14 @@ from services.payments.service_layer.gateway import (
     BankDebit,
     CardDeclined,
     Intent,
+    IntentState,
+    MalformedWebhook,
     Mandate,
     PaymentGateway,
+    PaymentMethodRefused,
     SavedCard,
-    StripeEvent,
+    UnknownToStripe,
+    WebhookNotice,
 )
 from shared.contracts import CustomerSnapshot, PaymentMethod
 from shared.metrics import provider_call
@@ -32,6 +37,7 @@ PAYMENT_INTENT_EVENTS = frozenset(
         "payment_intent.payment_failed",
     }
 )
+DISPUTE_EVENTS = frozenset({"charge.dispute.created"})
 METHOD_TYPES: dict[PaymentMethod, str] = {"card": "card", "ach": "us_bank_account"}
 
 
@@ -123,6 +129,11 @@ class StripeGateway(PaymentGateway):
             )
         except stripe.CardError as exc:
             raise CardDeclined(exc.user_message or "the card was declined") from exc
+        except stripe.InvalidRequestError as exc:  # an unknown or unusable payment method
+            log.warning("Stripe refused a payment method: %s", exc.user_message or exc)
+            raise PaymentMethodRefused(
+                "This card could not be used. Check its details or try another card."
+            ) from exc
         return Intent(str(intent.id), str(intent.client_secret), str(intent.status))
 
     @provider_call("stripe", "create_setup")
@@ -159,16 +170,22 @@ class StripeGateway(PaymentGateway):
         return str(refund.id)
 
     @provider_call("stripe", "retrieve_intent")
-    def state_of(self, intent_id: str) -> StripeEvent:
-        intent = self.client.v1.payment_intents.retrieve(intent_id).to_dict()
-        status = str(intent["status"])
-        failed = status in ("requires_payment_method", "canceled") and intent.get(
-            "last_payment_error"
-        )
-        said = "payment_failed" if failed else status
-        return _event(f"check_{intent_id}_{said}", f"payment_intent.{said}", intent)
+    def intent(self, intent_id: str) -> IntentState:
+        try:
+            intent = self.client.v1.payment_intents.retrieve(intent_id).to_dict()
+        except stripe.InvalidRequestError as exc:
+            raise UnknownToStripe(intent_id) from exc
+        return _intent_state(intent, "retrieved")
 
-    def verify(self, payload: bytes, signature: str) -> StripeEvent | None:
+    @provider_call("stripe", "retrieve_dispute")
+    def disputed_intent(self, dispute_id: str) -> tuple[str, str]:
+        try:
+            dispute = self.client.v1.disputes.retrieve(dispute_id).to_dict()
+        except stripe.InvalidRequestError as exc:
+            raise UnknownToStripe(dispute_id) from exc
+        return str(dispute.get("payment_intent") or ""), str(dispute.get("reason") or "")
+
+    def verify(self, payload: bytes, signature: str) -> WebhookNotice | None:
         try:
             stripe.WebhookSignature.verify_header(
                 payload.decode("utf-8"), signature, self.webhook_secret, WEBHOOK_TOLERANCE_SECONDS
@@ -176,18 +193,75 @@ class StripeGateway(PaymentGateway):
             event = json.loads(payload)
         except (ValueError, UnicodeDecodeError, stripe.SignatureVerificationError) as exc:
             raise BadSignature(str(exc)) from exc
-        if event["type"] not in PAYMENT_INTENT_EVENTS:
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            raise MalformedWebhook("type", "missing")
+        if event["type"] not in PAYMENT_INTENT_EVENTS | DISPUTE_EVENTS:
             return None
-        return _event(str(event["id"]), str(event["type"]), event["data"]["object"])
+        body = _object_of(event)
+        if event["type"] in DISPUTE_EVENTS:
+            return _dispute_notice(event, body)
+        claimed = _intent_state(body, "data.object")
+        return WebhookNotice(_text(event, "id"), event["type"], _with_account(claimed, event))
 
 
-def _event(event_id: str, kind: str, intent: dict[str, Any]) -> StripeEvent:
+def _object_of(event: dict[str, Any]) -> dict[str, Any]:
+    data = event.get("data")
+    body = data.get("object") if isinstance(data, dict) else None
+    if not isinstance(body, dict):
+        raise MalformedWebhook("data.object", "missing")
+    return body
+
+
+def _dispute_notice(event: dict[str, Any], dispute: dict[str, Any]) -> WebhookNotice:
+    claimed = IntentState(
+        intent_id=_text(dispute, "payment_intent"),
+        status="disputed",
+        amount_cents=_cents(dispute, "amount"),
+        amount_received_cents=0,
+        currency=_text(dispute, "currency"),
+        metadata={},
+    )
+    return WebhookNotice(
+        _text(event, "id"),
+        event["type"],
+        _with_account(claimed, event),
+        dispute_id=_text(dispute, "id"),
+    )
+
+
+def _with_account(claimed: IntentState, event: dict[str, Any]) -> IntentState:
+    account = event.get("account")
+    if account is None:
+        return claimed
+    return replace(claimed, account=str(account))
+
+
+def _intent_state(intent: dict[str, Any], where: str) -> IntentState:
+    """What an intent's JSON says; MalformedWebhook naming the field when it cannot be read."""
     error = intent.get("last_payment_error") or {}
-    return StripeEvent(
-        event_id=event_id,
-        event_type=kind,
-        intent_id=str(intent["id"]),
-        amount_cents=int(intent.get("amount_received") or intent["amount"]),
-        metadata={str(k): str(v) for k, v in (intent.get("metadata") or {}).items()},
+    metadata = intent.get("metadata") or {}
+    if not isinstance(error, dict) or not isinstance(metadata, dict):
+        raise MalformedWebhook(f"{where}.metadata", "not an object")
+    return IntentState(
+        intent_id=_text(intent, "id"),
+        status=_text(intent, "status"),
+        amount_cents=_cents(intent, "amount"),
+        amount_received_cents=int(intent.get("amount_received") or 0),
+        currency=_text(intent, "currency").upper(),
+        metadata={str(k): str(v) for k, v in metadata.items()},
         failure=str(error.get("message") or ""),
     )
+
+
+def _text(body: dict[str, Any], name: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value:
+        raise MalformedWebhook(name, "missing")
+    return value
+
+
+def _cents(body: dict[str, Any], name: str) -> int:
+    value = body.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise MalformedWebhook(name, "missing or not a whole number of cents")
+    return value

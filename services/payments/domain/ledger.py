@@ -5,6 +5,7 @@ Standard library and the shared money function only."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Literal
 
 from services.payments.domain.model import PayableInvoice
@@ -14,6 +15,10 @@ from shared.money import Balance, invoice_balance
 MINIMUM_PAYMENT_CENTS = 100
 """A part payment is at least $1.00 (or the whole balance when less is owed)."""
 ChargeStatus = Literal["created", "processing", "succeeded", "failed"]
+RESERVATION = timedelta(minutes=15)
+"""How long a started payment holds its amount against the balance while the customer finishes
+it (3-D Secure) or Stripe answers; after this it no longer holds anything (money that still
+arrives beyond the balance is given back)."""
 
 
 class PaymentRefused(Exception):
@@ -41,6 +46,16 @@ class Charge:
     status: ChargeStatus = "created"
     intent_id: str | None = None
     refunded_cents: int = 0
+    created_at: datetime | None = None
+
+    def reserves(self, now: datetime) -> bool:
+        """A started payment not yet settled holds its amount until it fails or expires."""
+        fresh = self.created_at is None or now - self.created_at < RESERVATION
+        return self.status == "created" and fresh
+
+    @property
+    def kept_cents(self) -> int:
+        return self.amount_cents - self.refunded_cents if self.status == "succeeded" else 0
 
 
 @dataclass
@@ -63,17 +78,46 @@ class Ledger:
         total = invoice.totals.total_cents if invoice.totals else 0
         return invoice_balance(total, self.received_cents, self.refunded_cents)
 
-    def payable_now(self, invoice: PayableInvoice) -> int:
-        """What may be paid now: the balance less what is already clearing (ACH)."""
-        return self.balance(invoice).balance_cents - self.clearing_cents
+    def reserved_cents(self, now: datetime, apart_from: str = "") -> int:
+        """Started payments still holding their amount (``apart_from``: the attempt asking)."""
+        return sum(
+            c.amount_cents for c in self.charges if c.charge_id != apart_from and c.reserves(now)
+        )
+
+    def payable_now(self, invoice: PayableInvoice, now: datetime, apart_from: str = "") -> int:
+        """What may be paid now: the balance less what is clearing (ACH) and what payments
+        started in other tabs, by other payers or by retries still hold."""
+        held = self.clearing_cents + self.reserved_cents(now, apart_from)
+        return self.balance(invoice).balance_cents - held
+
+    def money_to_give_back(self, invoice: PayableInvoice) -> list[tuple[Charge, int]]:
+        """Money kept that nothing is owed for: everything kept on a void invoice, what was paid
+        beyond the balance on another (a payment that landed after its reservation expired). Taken
+        from the newest payments first, each at most what is left of it."""
+        kept = sum(c.kept_cents for c in self.charges)
+        excess = kept if invoice.voided_at else -self.balance(invoice).balance_cents
+        owed_back: list[tuple[Charge, int]] = []
+        for charge in reversed(self.charges):
+            if excess <= 0:
+                break
+            amount = min(charge.kept_cents, excess)
+            if amount > 0:
+                owed_back.append((charge, amount))
+                excess -= amount
+        return owed_back
 
 
 def check_payment(
-    invoice: PayableInvoice, ledger: Ledger, amount_cents: int, method: PaymentMethod
+    invoice: PayableInvoice,
+    ledger: Ledger,
+    amount_cents: int,
+    method: PaymentMethod,
+    now: datetime,
+    attempt: str = "",
 ) -> None:
     """The server decides what may be paid, whatever the browser sends: a method the invoice
     allows, and an amount between the minimum and what is owed now."""
-    owed = check_payable(invoice, ledger, method)
+    owed = check_payable(invoice, ledger, method, now, attempt)
     minimum = min(owed, MINIMUM_PAYMENT_CENTS)
     if amount_cents < minimum:
         raise PaymentRefused("amount_cents", f"at least {minimum} cents")
@@ -81,12 +125,23 @@ def check_payment(
         raise PaymentRefused("amount_cents", f"at most the {owed} cents owed")
 
 
-def check_payable(invoice: PayableInvoice, ledger: Ledger, method: PaymentMethod) -> int:
+def check_payable(
+    invoice: PayableInvoice,
+    ledger: Ledger,
+    method: PaymentMethod,
+    now: datetime,
+    attempt: str = "",
+) -> int:
     """Something is owed, on an invoice that is not void, by a method it allows; how much."""
     if not invoice.payable:
         raise NotPayable("this invoice was voided" if invoice.voided_at else "not payable")
-    owed = ledger.payable_now(invoice)
+    owed = ledger.payable_now(invoice, now, attempt)
     if owed <= 0:
+        if ledger.payable_now(invoice, now + RESERVATION, attempt) > 0:
+            raise NotPayable(
+                "a payment of this invoice is already under way: if it does not go through,"
+                " you can pay again in a few minutes"
+            )
         raise NotPayable("nothing is owed on this invoice")
     if method not in invoice.allowed_payment_methods:
         allowed = " or ".join(invoice.allowed_payment_methods)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import uuid
 from decimal import Decimal
@@ -26,21 +27,24 @@ from services.payments.entrypoints.schemas import (
     PaymentStarted,
     StripeWebhookEvent,
 )
-from services.payments.service_layer import commands, handlers
+from services.payments.service_layer import commands, handlers, reconciling, refunds
 from services.payments.service_layer.gateway import (
     BadSignature,
     BankDebit,
     CardDeclined,
+    MalformedWebhook,
     Mandate,
+    PaymentMethodRefused,
 )
 from shared.contracts import ShopBranding
 from shared.http import FieldError, actor, create_app, parse_body, shop_id
 from shared.invoice_pdf import LOGO_PREFIXES, PdfInvoice, RenderedPdfs
 from shared.limits import limit_view, limiter_for
-from shared.metrics import WEBHOOKS_REFUSED, register_figures
+from shared.metrics import WEBHOOKS_DISBELIEVED, WEBHOOKS_REFUSED, register_figures
 from shared.money import format_cents
 from shared.openapi import HTML, doc
 
+log = logging.getLogger(__name__)
 TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 CSRF_HEADER = "The pay page's CSRF token (in its HTML): posts without it are refused (403)"
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -65,11 +69,12 @@ def build_app() -> Flask:
         errors={
             handlers.UnknownPayLink: 404,
             handlers.RevokedPayLink: 410,
-            handlers.UnknownPayment: 404,
+            refunds.UnknownPayment: 404,
             handlers.AttemptAlreadyStarted: 409,
             NotPayable: 409,
             PaymentRefused: 422,
             CardDeclined: 402,
+            PaymentMethodRefused: 402,
         },
         public=("/p/", "/webhooks/"),
     )
@@ -141,7 +146,7 @@ def _paying_routes(app: Flask) -> None:
         body=commands.StartPayment,
         response=PaymentStarted,
         status=201,
-        errors=(402, 403, 409, 410),
+        errors=(402, 403, 409, 410, 503),
         headers={"X-CSRF-Token": CSRF_HEADER},
     )
     def start_payment(token: str) -> tuple[Response, int]:
@@ -192,28 +197,50 @@ def _paying_routes(app: Flask) -> None:
         _check_csrf(token)
         cmd = parse_body(commands.StartCardSetup)
         secret = handlers.start_card_setup(
-            token, cmd.attempt, PooledUnitOfWork(bootstrap.wiring.pool), bootstrap.gateway()
+            token,
+            cmd.attempt,
+            PooledUnitOfWork(bootstrap.wiring.pool),
+            bootstrap.gateway(),
+            bootstrap.utc_now,
         )
         return jsonify(CardSetup(client_secret=secret).model_dump()), 201
 
     @app.post("/webhooks/stripe")
     @doc(
-        "Stripe's webhooks (signature verified; each event id acted on once)",
+        "Stripe's webhooks: signature verified, the object read back from Stripe and acted on only"
+        " when it matches the payment we started; each event id acted on once",
         body=StripeWebhookEvent,
         headers={"Stripe-Signature": "Stripe's signature of the body with the endpoint's secret"},
+        errors=(409, 503),
     )
     def stripe_webhook() -> tuple[Response, int]:
         signature = request.headers.get("Stripe-Signature", "")
+        gateway = bootstrap.gateway()
         try:
-            event = bootstrap.gateway().verify(request.get_data(), signature)
+            notice = gateway.verify(request.get_data(), signature)
+            if notice is not None:
+                reconciling.when_stripe_reports(
+                    notice, PooledUnitOfWork(bootstrap.wiring.pool), gateway, bootstrap.utc_now
+                )
+                _give_back_now()
         except BadSignature as exc:
             WEBHOOKS_REFUSED.labels("stripe").inc()
             raise WebhookRefused("Stripe-Signature", "missing, wrong or too old") from exc
-        if event is not None:
-            handlers.when_stripe_reports(
-                event, PooledUnitOfWork(bootstrap.wiring.pool), bootstrap.utc_now
-            )
+        except (MalformedWebhook, reconciling.WebhookRefused) as exc:
+            WEBHOOKS_DISBELIEVED.labels("stripe", exc.field).inc()
+            raise WebhookDisbelieved(exc.field, exc.reason) from exc
         return jsonify(received=True), 200
+
+
+def _give_back_now() -> None:
+    """Money a webhook showed to be kept for nothing goes back at once (the worker's pass is the
+    safety net when this fails)."""
+    try:
+        refunds.give_back_money_kept(
+            lambda: PooledUnitOfWork(bootstrap.wiring.pool), bootstrap.gateway(), bootstrap.utc_now
+        )
+    except Exception:  # Stripe or the database is away: the worker gives it back
+        log.warning("giving back money at once failed", exc_info=True)
 
 
 def _staff_routes(app: Flask) -> None:
@@ -241,7 +268,7 @@ def _staff_routes(app: Flask) -> None:
     )
     def refund(charge_id: str) -> tuple[Response, int]:
         cmd = parse_body(commands.Refund)
-        charge = handlers.refund_payment(
+        charge = refunds.refund_payment(
             shop_id(),
             charge_id,
             cmd.amount_cents,
@@ -251,6 +278,7 @@ def _staff_routes(app: Flask) -> None:
             bootstrap.gateway(),
             bootstrap.utc_now,
             request_key=_idempotency_key(),
+            kind=cmd.kind,
         )
         return jsonify(PaymentOut.of(charge).model_dump()), 201
 
@@ -276,6 +304,12 @@ class WebhookRefused(FieldError):
     """Not signed by Stripe with our secret, or replayed too late."""
 
     status = 400
+
+
+class WebhookDisbelieved(FieldError):
+    """Signed, but not what Stripe holds or not a payment we started: acted on not at all."""
+
+    status = 409
 
 
 class CsrfRefused(FieldError):
@@ -317,7 +351,7 @@ def _view(token: str, page: handlers.PayPage) -> dict[str, object]:
     shop = _shop(invoice)
     logo = shop.logo_url if shop.logo_url and shop.logo_url.startswith(LOGO_PREFIXES) else None
     money = ledger.balance(invoice)
-    owed = ledger.payable_now(invoice)
+    owed = ledger.payable_now(invoice, bootstrap.utc_now())
     settings = bootstrap.wiring.settings
     return {
         "invoice": invoice,
@@ -411,4 +445,6 @@ def _not_found(token: str) -> Response:
 
 app = build_app()
 WEBHOOKS_REFUSED.labels("stripe")
+for _field in ("data.object", "data.object.id", "data.object.metadata", "type"):
+    WEBHOOKS_DISBELIEVED.labels("stripe", _field)
 register_figures(bootstrap.wiring.opened_pool, FIGURES)

@@ -10,10 +10,10 @@ from datetime import timedelta
 
 from services.payments import bootstrap
 from services.payments.adapters.postgres import PooledUnitOfWork
-from services.payments.service_layer import handlers
+from services.payments.service_layer import reconciling, refunds
 
 log = logging.getLogger(__name__)
-BEAT_SECONDS = 5.0
+BEAT_SECONDS = 2.0
 
 
 class StripeCheck:
@@ -27,6 +27,7 @@ class StripeCheck:
         next_pass = 0.0
         while not stop.is_set():
             self.last_beat = time.monotonic()
+            self.give_back()
             if self.last_beat >= next_pass:
                 next_pass = self.last_beat + self.every
                 self.ask(stop)
@@ -34,7 +35,7 @@ class StripeCheck:
 
     def ask(self, stop: threading.Event) -> None:
         try:
-            settled = handlers.ask_stripe_about_unsettled(
+            settled = reconciling.ask_stripe_about_unsettled(
                 lambda: PooledUnitOfWork(bootstrap.wiring.pool),
                 bootstrap.gateway(),
                 bootstrap.utc_now,
@@ -46,6 +47,20 @@ class StripeCheck:
         else:
             if settled:
                 log.warning("acted on %d charges whose webhook never came", settled)
+
+    def give_back(self) -> None:
+        """Money kept that nothing is owed for (a void invoice, a payment beyond the balance)."""
+        try:
+            made = refunds.give_back_money_kept(
+                lambda: PooledUnitOfWork(bootstrap.wiring.pool),
+                bootstrap.gateway(),
+                bootstrap.utc_now,
+            )
+        except Exception:  # the database is away: next beat
+            log.exception("giving back money kept for nothing failed")
+        else:
+            if made:
+                log.warning("gave back %d payments nothing was owed for", made)
 
     def _still_running(self, stop: threading.Event) -> bool:
         self.last_beat = time.monotonic()

@@ -57,3 +57,10 @@ class StartCardSetup(Command):
 class Refund(Command):
     amount_cents: int = Field(gt=0, le=100_000_000)
     reason: str = Field(default="", max_length=500)
+    kind: Literal["credit", "money_back"] = Field(
+        default="credit",
+        description=(
+            "credit (default): the invoice asks for less by the refund; money_back: the money goes"
+            " back and the invoice is owed again (a payment taken on the wrong invoice)"
+        ),
+    )

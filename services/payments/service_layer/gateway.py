@@ -42,15 +42,55 @@ class Mandate:
 
 
 @dataclass(frozen=True)
-class StripeEvent:
-    """A verified webhook: its id (processed once), type and the PaymentIntent it is about."""
+class IntentState:
+    """What Stripe holds of a PaymentIntent (or what a webhook's body claims of it): the only
+    word the books act on is the one read back from Stripe."""
+
+    intent_id: str
+    status: str
+    amount_cents: int
+    amount_received_cents: int
+    currency: str
+    metadata: dict[str, str]
+    failure: str = ""
+    account: str | None = None
+    """The connected account it belongs to (None: the platform's own)."""
+
+    @property
+    def outcome(self) -> str:
+        """payment_intent.<processing|succeeded|payment_failed>, or the status Stripe left it in
+        (requires_action: 3-D Secure under way)."""
+        failed = self.status in ("requires_payment_method", "canceled") and bool(self.failure)
+        return "payment_intent." + ("payment_failed" if failed else self.status)
+
+
+@dataclass(frozen=True)
+class WebhookNotice:
+    """A verified webhook: its id (processed once), its type, and what its body claims."""
 
     event_id: str
     event_type: str
-    intent_id: str
-    amount_cents: int
-    metadata: dict[str, str]
-    failure: str = ""
+    claimed: IntentState
+    dispute_id: str = ""
+    """For charge.dispute.created: the dispute (a card chargeback or an ACH return)."""
+
+
+class MalformedWebhook(Exception):
+    """Signed, but not an event we can read (no data, no object, no amount)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class UnknownToStripe(Exception):
+    """Stripe holds no such object (a forged or foreign event)."""
+
+
+class PaymentMethodRefused(Exception):
+    """Stripe would not use the payment method (an unknown or unusable card); the message is
+    for the customer."""
 
 
 class BadSignature(Exception):
@@ -103,12 +143,15 @@ class PaymentGateway(abc.ABC):
         """The processor's refund id."""
 
     @abc.abstractmethod
-    def state_of(self, intent_id: str) -> StripeEvent:
-        """Stripe's word on an intent now, told as its webhook would tell it: for a webhook that
-        never came (the event id names the intent and what it says of it — its status, or that
-        it failed — so each is acted on once, and a failure after a status with no error is not
-        taken for that status seen again)."""
+    def intent(self, intent_id: str) -> IntentState:
+        """Stripe's word on an intent now (UnknownToStripe if it holds none)."""
 
     @abc.abstractmethod
-    def verify(self, payload: bytes, signature: str) -> StripeEvent | None:
-        """The event if the signature holds (None: an event type we do not act on)."""
+    def disputed_intent(self, dispute_id: str) -> tuple[str, str]:
+        """The intent a dispute (or an ACH return after success) is about and Stripe's reason,
+        read from Stripe (UnknownToStripe if it holds no such dispute)."""
+
+    @abc.abstractmethod
+    def verify(self, payload: bytes, signature: str) -> WebhookNotice | None:
+        """The event if the signature holds (None: an event type we do not act on);
+        BadSignature or MalformedWebhook otherwise."""

@@ -52,8 +52,9 @@ class Charges(abc.ABC):
         """Locked for this transaction."""
 
     @abc.abstractmethod
-    def by_intent(self, intent_id: str) -> Charge | None:
-        """Locked for this transaction."""
+    def find(self, intent_id: str, charge_id: str) -> Charge | None:
+        """By its intent id, else by its own id; not locked (to learn which invoice to lock
+        first: writers lock the invoice, then the charge)."""
 
     @abc.abstractmethod
     def for_invoice(self, invoice_id: str) -> list[Charge]: ...
@@ -99,10 +100,27 @@ class Processor(abc.ABC):
     ) -> None: ...
 
 
+class GiveBacks(abc.ABC):
+    """Invoices on which money is kept that nothing is owed for, waiting to be given back."""
+
+    @abc.abstractmethod
+    def queue(self, invoice_id: str, shop_id: str) -> None:
+        """Once per invoice until it is taken (queued again: nothing more)."""
+
+    @abc.abstractmethod
+    def queued(self, limit: int) -> list[str]:
+        """Up to ``limit`` queued invoices, oldest first."""
+
+    @abc.abstractmethod
+    def take(self, invoice_id: str) -> bool:
+        """Remove it from the queue in this transaction; False if it was not queued."""
+
+
 class UnitOfWork(shared_uow.UnitOfWork):
     invoices: PayableInvoices
     charges: Charges
     processor: Processor
+    give_backs: GiveBacks
 
     @abc.abstractmethod
     def publish(self, aggregate_id: str, version: int, envelope: Envelope) -> None:
