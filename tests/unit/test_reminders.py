@@ -19,6 +19,7 @@ from services.notifications.domain.reminders import (
     Policy,
     Step,
     check_template,
+    due_reminder,
 )
 from services.notifications.domain.standing import Standing
 from services.notifications.service_layer import handlers
@@ -288,7 +289,7 @@ class TwoShops(Reminders):
 def test_one_poisoned_invoice_never_stops_the_pass_for_the_other_shops() -> None:
     store = TwoShops()
     with pytest.raises(OverflowError):  # the poison is real: its step day cannot be computed
-        handlers.due_reminder(store.all[1], DEFAULTS, local(date(2026, 4, 4), 10))
+        due_reminder(store.all[1], DEFAULTS, local(date(2026, 4, 4), 10))
     queued = handlers.send_due_reminders(store, local(date(2026, 4, 4), 10))
     assert queued > 0
     assert sorted(f.invoice_id for f in store.facts) == ["inv-1", "inv-2"]
