@@ -226,7 +226,10 @@ def _paying_routes(app: Flask) -> None:
         except BadSignature as exc:
             WEBHOOKS_REFUSED.labels("stripe").inc()
             raise WebhookRefused("Stripe-Signature", "missing, wrong or too old") from exc
-        except (MalformedWebhook, reconciling.WebhookRefused) as exc:
+        except MalformedWebhook as exc:
+            WEBHOOKS_DISBELIEVED.labels("stripe", exc.field).inc()
+            raise WebhookRefused(exc.field, exc.reason) from exc
+        except reconciling.WebhookRefused as exc:
             WEBHOOKS_DISBELIEVED.labels("stripe", exc.field).inc()
             raise WebhookDisbelieved(exc.field, exc.reason) from exc
         return jsonify(received=True), 200
