@@ -7,6 +7,10 @@ the ingress), so the pay page's per-address limits are not what stops them."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import os
 import random
 import re
 import threading
@@ -18,6 +22,7 @@ from typing import Any
 
 import pytest
 import requests
+import stripe
 
 from shared.settings import Settings
 from tests.conftest import env_for
@@ -46,7 +51,9 @@ class Payer:
         self.url = url
         self.headers = {"User-Agent": IPHONE, "X-Forwarded-For": _address()}
 
-    def pay(self, amount: int, before: Callable[[], None] = lambda: None) -> requests.Response:
+    def pay(
+        self, amount: int, before: Callable[[], None] = lambda: None, card: str = "pm_card_visa"
+    ) -> requests.Response:
         html = requests.get(self.url, headers=self.headers, timeout=20).text
         csrf = re.search(r'data-csrf="([0-9a-f]+)"', html)
         found = re.search(r'data-attempt="([0-9a-f]{32})"', html)
@@ -55,7 +62,7 @@ class Payer:
             "attempt": attempt,
             "amount_cents": amount,
             "method": "card",
-            "payment_method": "pm_card_visa",
+            "payment_method": card,
         }
         headers = {**self.headers, "X-CSRF-Token": csrf.group(1) if csrf else "none"}
         before()
@@ -166,3 +173,91 @@ def test_a_void_raced_with_a_payment_never_keeps_money_on_a_void_invoice(
     for invoice, _ in invoices:
         wait_for(lambda inv=invoice: settled(inv), 60, f"{invoice['invoice_id']} settled")
     print(f"void/pay raced {RACES} times; both accepted (money given back) {both} times")
+
+
+# --- signed but forged webhooks -------------------------------------------------------------------
+
+
+def signed(payload: bytes) -> dict[str, str]:
+    stamp = int(time.time())
+    secret = Settings().stripe_webhook_secret.encode()
+    mac = hmac.new(secret, f"{stamp}.".encode() + payload, hashlib.sha256).hexdigest()
+    return {"Stripe-Signature": f"t={stamp},v1={mac}", "Content-Type": "application/json"}
+
+
+def disbelieved(platform: RunningPlatform) -> float:
+    """webhook_disbelieved_total of payments-web, all fields together."""
+    text = requests.get(platform.url("payments-web") + "/metrics", timeout=10).text
+    found = re.findall(
+        r'^webhook_disbelieved_total\{[^}]*provider="stripe"[^}]*\} (\S+)$', text, re.M
+    )
+    return sum(float(v) for v in found)
+
+
+def stripe_client() -> stripe.StripeClient:
+    return stripe.StripeClient(
+        Settings().stripe_api_key, base_addresses={"api": os.environ["STRIPE_API_BASE"]}
+    )
+
+
+def test_signed_but_forged_webhooks_are_refused_and_change_nothing(
+    platform_behind_proxy: RunningPlatform,
+) -> None:
+    invoicing = Api(platform_behind_proxy.url("invoicing-web"), SHOP)
+    payments = Api(platform_behind_proxy.url("payments-web"), SHOP)
+    invoice, url = ready(platform_behind_proxy, invoicing, 9_900)
+    failed_start = Payer(url).pay(9_900, card="pm_does_not_exist_123")
+    assert failed_start.status_code == 402, failed_start.text  # a plain refusal, not a 500
+    (left,) = payments.get("/payments", invoice_id=invoice["invoice_id"]).json()["items"]
+    assert left["status"] == "failed"  # no orphan holding the balance
+    paid = Payer(url).pay(4_000)
+    assert paid.status_code == 201, paid.text
+    wait_for(
+        lambda: invoicing.get(f"/invoices/{invoice['invoice_id']}").json()["paid_cents"] == 4_000,
+        30,
+        "the payment on the invoice",
+    )
+    charge = next(
+        p
+        for p in payments.get("/payments", invoice_id=invoice["invoice_id"]).json()["items"]
+        if p["status"] == "succeeded"
+    )
+    held = stripe_client().v1.payment_intents.retrieve(charge["intent_id"]).to_dict()
+    metadata = {"shop": SHOP, "invoice": invoice["invoice_id"], "charge": left["charge_id"]}
+    penny = stripe_client().v1.payment_intents.create(
+        params={
+            "amount": 1,
+            "currency": "usd",
+            "payment_method": "pm_card_visa",
+            "confirm": True,
+            "metadata": metadata,
+        }
+    )  # a real intent for 1 cent, made outside FieldPay, naming the failed start's charge
+    unknown = {**held, "id": "pi_never_made_by_stripe", "amount": 1, "metadata": metadata}
+    forged = {
+        "an intent Stripe never made": ("payment_intent.succeeded", unknown),
+        "1 cent naming our charge": ("payment_intent.succeeded", penny.to_dict()),
+        "a wrong amount": ("payment_intent.succeeded", {**held, "amount": 1}),
+        "another shop": (
+            "payment_intent.succeeded",
+            {**held, "metadata": {**held["metadata"], "shop": "shop-other"}},
+        ),
+        "failed after succeeded": ("payment_intent.payment_failed", held),
+        "no data": ("payment_intent.succeeded", None),
+        "no amount": ("payment_intent.succeeded", {"id": held["id"], "status": "succeeded"}),
+    }
+    hook = platform_behind_proxy.url("payments-web") + "/webhooks/stripe"
+    before = disbelieved(platform_behind_proxy)
+    for name, (kind, body) in forged.items():
+        event: dict[str, Any] = {"id": f"evt_{uuid.uuid4().hex}", "type": kind}
+        if body is not None:
+            event["data"] = {"object": body}
+        payload = json.dumps(event).encode()
+        answer = requests.post(hook, data=payload, headers=signed(payload), timeout=10)
+        assert answer.status_code in (400, 409), (name, answer.status_code, answer.text)
+        assert answer.json()["fields"], name
+    assert disbelieved(platform_behind_proxy) - before == len(forged)
+    time.sleep(1)
+    after = invoicing.get(f"/invoices/{invoice['invoice_id']}").json()
+    assert (after["paid_cents"], after["balance_cents"]) == (4_000, 5_900)
+    assert kept_cents(payments, invoice["invoice_id"]) == 4_000
