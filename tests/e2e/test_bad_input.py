@@ -172,17 +172,47 @@ def test_a_64_character_shop_id_works(module_platform: RunningPlatform) -> None:
     create_customer(api)
 
 
-def test_decimal_zero_with_a_huge_exponent_is_just_zero(jobs: Api) -> None:
+def test_numbers_nobody_types_are_refused_naming_the_field(jobs: Api) -> None:
+    """Exponents, other digit systems, underscores and a signed zero: a 422 naming each field,
+    nothing written (Decimal would have read them all)."""
     body = job_body(create_customer(jobs))
     body["line_items"][0]["tax_rate_percent"] = "0E-1000000"
-    body["line_items"][1]["tax_rate_percent"] = "0E+1000000"
-    body["labor"][0]["tax_rate_percent"] = "1.0000000000E+1"
+    body["line_items"][1]["quantity"] = "١٢"
+    body["labor"][0]["tax_rate_percent"] = "-0"
     response = jobs.post("/jobs", body)
-    assert response.status_code == 201, response.text
-    job = jobs.get(f"/jobs/{response.json()['job_id']}").json()
-    rates = [item["tax_rate_percent"] for item in job["line_items"]]
-    assert [Decimal(r) for r in rates] == [0, 0]
-    assert Decimal(job["labor"][0]["tax_rate_percent"]) == 10
+    assert response.status_code == 422, response.text
+    assert set(fields(response)) == {
+        "line_items.0.tax_rate_percent",
+        "line_items.1.quantity",
+        "labor.0.tax_rate_percent",
+    }
+    assert "digits 0-9" in fields(response)["line_items.1.quantity"]
+
+
+def test_a_due_date_years_away_and_an_absurd_total_are_refused(
+    module_platform: RunningPlatform,
+) -> None:
+    invoicing = Api(module_platform.url("invoicing-web"), "shop-a")
+    body = {
+        "customer": {
+            "customer_id": "c-1",
+            "name": "Dana Reyes",
+            "email": "dana@example.com",
+            "billing_address": address(9),
+            "payment_terms_days": 30,
+        },
+        "service_address": address(44),
+        "lines": [{"description": "Chiller", "quantity": "1", "unit_price_cents": 50_000}],
+    }
+    created = invoicing.post("/invoices", body)
+    assert created.status_code == 201, created.text
+    path = f"{invoicing.base}/invoices/{created.json()['invoice_id']}"
+    far = invoicing.session.put(f"{path}/due-date", json={"due_date": "9999-12-31"}, timeout=10)
+    assert far.status_code == 422 and "5 years" in fields(far)["due_date"], far.text
+    huge = [{"description": "Chiller", "quantity": "1000", "unit_price_cents": 60_000_000}]
+    too_big = invoicing.post("/invoices", {**body, "lines": huge})  # $600,000,000,000
+    assert too_big.status_code == 422 and "$1,000,000.00" in fields(too_big)["lines"]
+    assert invoicing.get(f"/invoices/{created.json()['invoice_id']}").json()["due_date"] is None
 
 
 def _cursor(value: object) -> str:

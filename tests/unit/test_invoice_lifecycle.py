@@ -22,6 +22,7 @@ from services.invoicing.domain.model import (
     InvoiceStatus,
     LineInput,
     NotEditable,
+    OutOfBounds,
     UnknownInvoice,
     invoice_id_for_job,
 )
@@ -490,3 +491,28 @@ def test_reminders_and_delivery_reports_are_in_the_timeline_once() -> None:
         ("FieldPay", "reminder text to •••0142 delivered"),
         ("FieldPay", "reminder email to d•••@example.com bounced (550 5.1.1 no such user)"),
     ]
+
+
+# --- bounds: values no invoice can have ------------------------------------------------------------
+
+
+def test_a_due_date_years_away_is_refused_naming_the_field() -> None:
+    invoice = drafted()
+    for far in (date(9999, 12, 31), date(2031, 3, 4), date(2021, 3, 1)):
+        with pytest.raises(OutOfBounds) as caught:
+            invoice.set_due_date(far, EDIT)
+        assert caught.value.field == "due_date" and "5 years" in caught.value.reason
+    invoice.set_due_date(date(2031, 3, 1), EDIT)  # within five years: fine
+    assert "due_date" not in codes(invoice)
+
+
+def test_an_invoice_above_the_shop_maximum_is_refused_and_cannot_be_sent() -> None:
+    invoice = drafted()
+    line = LineInput("Chiller", Decimal(1), 60_000_000_000_000, True, Decimal(0))
+    with pytest.raises(OutOfBounds) as caught:
+        invoice.add_line("huge", line, EDIT)
+    assert caught.value.field == "lines" and "$1,000,000.00" in caught.value.reason
+    big = drafted(line_items=[builders.line_item(unit_price_cents=100_000_001)])
+    assert "total" in codes(big)  # a job closed in the field with it: Send is refused
+    with pytest.raises(CannotSend):
+        send(big)

@@ -129,6 +129,15 @@ def test_a_tenant_mismatch_is_refused() -> None:
         ("GET", "WhatsApp/2.23.20.0", False),
         ("GET", "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)", False),
         ("GET", "", False),
+        ("GET", "curl/8.5.0", False),
+        ("GET", "python-requests/2.32.3", False),
+        ("GET", "Go-http-client/1.1", False),
+        ("GET", "Microsoft Office Existence Discovery", False),
+        ("GET", "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17328)", False),
+        ("GET", "Viber/21.2.0.0 (Android)", False),
+        ("GET", "Signal-Android/7.5.1 Android/34", False),
+        ("GET", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131", True),
+        ("GET", "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Mobile", True),
     ],
 )
 def test_what_counts_as_a_real_open(method: str, agent: str, real: bool) -> None:

@@ -104,6 +104,34 @@ class NotEditable(Exception):
     """The invoice cannot change now (void, or its job was reopened)."""
 
 
+class OutOfBounds(Exception):
+    """A value no invoice can have (a due date decades away, a total above the shop's maximum);
+    ``field`` names it and ``reason`` says why, in the shop's words."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+DUE_WITHIN = timedelta(days=5 * 365 + 1)
+"""A due date is within five years of the invoice's date (either way)."""
+DEFAULT_MAX_INVOICE_CENTS = 100_000_000
+"""$1,000,000: above this an invoice is a typo, not a job (the shop can raise it)."""
+
+
+def due_date_problem(due: date, issued: date) -> str | None:
+    if abs(due - issued) <= DUE_WITHIN:
+        return None
+    return "must be within 5 years of the invoice's date"
+
+
+def total_problem(total_cents: int, max_cents: int) -> str | None:
+    if total_cents <= max_cents:
+        return None
+    return f"the total may be at most {format_cents(max_cents)} (the shop's maximum)"
+
+
 class BelowAmountPaid(Exception):
     """A correction may not bring the total below what the customer has already paid."""
 
@@ -167,6 +195,7 @@ class Edit:
     by: str
     now: datetime
     card_max_cents: int
+    max_invoice_cents: int = DEFAULT_MAX_INVOICE_CENTS
 
 
 @dataclass
@@ -333,6 +362,7 @@ class Invoice:
         """+ New Invoice: one-off charges for a customer."""
         self._must_be_new()
         priced = [_line_from_input(str(uuid.uuid4()), line) for line in lines]
+        _within_maximum(priced, edit)
         self._record(
             InvoiceDrafted(
                 invoice_id=self.invoice_id,
@@ -417,6 +447,9 @@ class Invoice:
         """An override; None goes back to the customer's payment terms (drafts only)."""
         if due is None and self.is_sent:
             raise NotEditable("a sent invoice keeps a due date; give the new date instead")
+        issued = (self.sent_at or edit.now).date()
+        if due is not None and (problem := due_date_problem(due, issued)):
+            raise OutOfBounds("due_date", problem)
         summary = f"due date set to {due.isoformat()}" if due else "due date from payment terms"
         self._update(edit, "due_date", summary, due_date=due)
 
@@ -430,6 +463,8 @@ class Invoice:
         self._must_be_editable()
         lines = state.get("lines", self.lines)
         assert isinstance(lines, list)
+        if "lines" in state:
+            _within_maximum(lines, edit)
         floor = self.balance().paid_cents - self.balance().refunded_cents + self.pending_cents
         if self.is_sent and _totals(lines).total_cents < floor:
             raise BelowAmountPaid(
@@ -706,6 +741,11 @@ def _payment_after(payment: Payment | None, fact: PaymentFact) -> Payment | None
     if at == payment.at and state == "received":
         return payment  # a tie: failed wins, whichever came first
     return Payment(fact.amount_cents, fact.method, state, at)
+
+
+def _within_maximum(lines: list[InvoiceLine], edit: Edit) -> None:
+    if problem := total_problem(_totals(lines).total_cents, edit.max_invoice_cents):
+        raise OutOfBounds("lines", problem)
 
 
 def _item_line(item: JobLineItem, customer_exempt: bool) -> InvoiceLine:

@@ -7,7 +7,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
-from services.invoicing.domain.model import Invoice
+from services.invoicing.domain.model import (
+    DEFAULT_MAX_INVOICE_CENTS,
+    Invoice,
+    due_date_problem,
+    total_problem,
+)
 from shared.contracts import Address, InvoiceLine, PaymentMethod
 
 Level = Literal["error", "warning", "notice"]
@@ -43,7 +48,12 @@ class Review:
         return not self.errors
 
 
-def review(invoice: Invoice, today: date, card_max_cents: int) -> Review:
+def review(
+    invoice: Invoice,
+    today: date,
+    card_max_cents: int,
+    max_invoice_cents: int = DEFAULT_MAX_INVOICE_CENTS,
+) -> Review:
     customer, service = invoice.customer, invoice.service_address
     assert customer is not None and service is not None
     differ = _comparable(customer.billing_address) != _comparable(service)
@@ -53,6 +63,7 @@ def review(invoice: Invoice, today: date, card_max_cents: int) -> Review:
         *_method_problems(invoice, card_max_cents),
         *_due_date_problems(invoice, today),
         *_blocking_problems(invoice),
+        *_bound_problems(invoice, today, max_invoice_cents),
     ]
     return Review(
         bill_to=customer.billing_address,
@@ -61,7 +72,7 @@ def review(invoice: Invoice, today: date, card_max_cents: int) -> Review:
         lines_added_in_field=[line.line_id for line in invoice.lines if line.added_by],
         payment_methods=invoice.allowed_payment_methods,
         card_max_cents=card_max_cents,
-        due_date=invoice.proposed_due_date(today),
+        due_date=_proposed_due_date(invoice, today) or date.max,
         due_date_overridden=invoice.due_date is not None and not invoice.is_sent,
         payment_terms=customer.payment_terms,
         problems=problems,
@@ -124,3 +135,23 @@ def _blocking_problems(invoice: Invoice) -> list[Problem]:
         message = "The customer has no email and no mobile number to send it to"
         problems.append(Problem("error", "no_contact", message))
     return problems
+
+
+def _bound_problems(invoice: Invoice, today: date, max_invoice_cents: int) -> list[Problem]:
+    """Values no invoice can go out with, whichever way they came (a job closed in the field, an
+    edit): a due date years away (it would break every date after it), an absurd total."""
+    problems = []
+    due = _proposed_due_date(invoice, today)
+    if due is None or (why := due_date_problem(due, today)):
+        message = "The due date must be within 5 years of the invoice's date"
+        problems.append(Problem("error", "due_date", message))
+    if why := total_problem(invoice.total_cents, max_invoice_cents):
+        problems.append(Problem("error", "total", f"The total is too large: {why}"))
+    return problems
+
+
+def _proposed_due_date(invoice: Invoice, today: date) -> date | None:
+    try:
+        return invoice.proposed_due_date(today)
+    except OverflowError:  # payment terms beyond the calendar
+        return None

@@ -25,6 +25,7 @@ from services.invoicing.domain.model import (
     InvoiceStatus,
     LineInput,
     NotEditable,
+    OutOfBounds,
     UnknownInvoice,
     UnknownLine,
 )
@@ -68,6 +69,12 @@ def build_app() -> Flask:
             EventTooLarge: 413,
         },
     )
+
+    @app.errorhandler(OutOfBounds)
+    def out_of_bounds(exc: OutOfBounds) -> tuple[Response, int]:
+        fields = [{"field": exc.field, "reason": exc.reason}]
+        body = {"error": "validation_failed", "fields": fields, "message": str(exc)}
+        return jsonify(body), 422
 
     @app.errorhandler(CannotSend)
     def cannot_send(exc: CannotSend) -> tuple[Response, int]:

@@ -10,11 +10,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.contracts import Address, CustomerSnapshot
+from shared.plain_numbers import PlainDecimal
 
 Text = Annotated[str, Field(min_length=1, max_length=500)]
-Quantity = Annotated[Decimal, Field(gt=0, le=100000, max_digits=12, decimal_places=3)]
+Quantity = Annotated[Decimal, PlainDecimal, Field(gt=0, le=100000, max_digits=12, decimal_places=3)]
 Price = Annotated[int, Field(ge=0, le=100_000_000)]
-Rate = Annotated[Decimal, Field(ge=0, le=100, max_digits=7, decimal_places=4)]
+Rate = Annotated[Decimal, PlainDecimal, Field(ge=0, le=100, max_digits=7, decimal_places=4)]
 
 
 class Command(BaseModel):

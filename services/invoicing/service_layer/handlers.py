@@ -190,7 +190,9 @@ def send_invoice(
             invoice = _invoice(uow, req.shop_id, invoice_id)
             settings = uow.settings.get(req.shop_id)
             now = clock()
-            found = review(invoice, settings.today(now), settings.card_max_cents)
+            found = review(
+                invoice, settings.today(now), settings.card_max_cents, settings.max_invoice_cents
+            )
             token = secrets.token_urlsafe(PAY_TOKEN_BYTES)
             number = uow.numbers.next(req.shop_id) if found.can_send and not invoice.is_sent else 0
             invoice.send(
@@ -259,7 +261,7 @@ def pay_link(pay_base_url: str, token: str) -> str:
 
 
 def review_of(invoice: Invoice, settings: ShopSettings, now: datetime) -> Review:
-    return review(invoice, settings.today(now), settings.card_max_cents)
+    return review(invoice, settings.today(now), settings.card_max_cents, settings.max_invoice_cents)
 
 
 def pdf_of(invoice: Invoice, settings: ShopSettings, now: datetime) -> bytes:
@@ -302,7 +304,8 @@ def _invoice(uow: UnitOfWork, shop_id: str, invoice_id: str) -> Invoice:
 
 
 def _edit(uow: UnitOfWork, req: Request, clock: Clock) -> Edit:
-    return Edit(req.by, clock(), uow.settings.get(req.shop_id).card_max_cents)
+    settings = uow.settings.get(req.shop_id)
+    return Edit(req.by, clock(), settings.card_max_cents, settings.max_invoice_cents)
 
 
 def _save(uow: UnitOfWork, invoice: Invoice, req: Request) -> None:

@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from services.jobs.domain.model import CustomerType, PaymentTerms, resolve_payment_terms
+from shared.plain_numbers import PlainDecimal
 
 Text = Annotated[str, Field(min_length=1, max_length=500)]
 
@@ -39,7 +40,7 @@ def _scale(places: int) -> AfterValidator:
     return AfterValidator(tidy)
 
 
-TaxRate = Annotated[Decimal, Field(ge=0, le=100, decimal_places=4), _scale(4)]
+TaxRate = Annotated[Decimal, PlainDecimal, Field(ge=0, le=100, decimal_places=4), _scale(4)]
 
 
 def _e164(text: str) -> str:
@@ -98,8 +99,12 @@ class CreateCustomer(Command):
 
 
 Price = Annotated[int, Field(ge=0, le=100_000_000)]
-Quantity = Annotated[Decimal, Field(gt=0, le=100000, max_digits=12, decimal_places=3), _scale(3)]
-Hours = Annotated[Decimal, Field(gt=0, le=1000, max_digits=8, decimal_places=2), _scale(2)]
+Quantity = Annotated[
+    Decimal, PlainDecimal, Field(gt=0, le=100000, max_digits=12, decimal_places=3), _scale(3)
+]
+Hours = Annotated[
+    Decimal, PlainDecimal, Field(gt=0, le=1000, max_digits=8, decimal_places=2), _scale(2)
+]
 
 
 def _one_rate(percent: Decimal | None, info: ValidationInfo) -> Decimal | None:

@@ -30,6 +30,7 @@ COPY = TypeAdapter(PayableInvoice)
 OPEN = """
 UPDATE payable_invoices
 SET opens = opens + %(count)s,
+    bot_opens = bot_opens + 1 - %(count)s,
     first_viewed_at = CASE WHEN %(real)s THEN coalesce(first_viewed_at, %(now)s)
                            ELSE first_viewed_at END
 WHERE pay_token = %(token)s

@@ -27,11 +27,16 @@ PREVIEW_BOTS = re.compile(
     r"discordbot|linkedinbot|skypeuripreview|applebot|googlebot|bingbot|pinterest|embedly|"
     r"vkshare|redditbot|mastodon|iframely|outbrain|quora link preview|bitlybot|"
     r"google-pagerenderer|yahoo! slurp|duckduckbot|baiduspider|yandex|headlesschrome|"
-    r"\bbot\b|crawler|spider|preview",
+    r"\bbot\b|crawler|spider|preview|"
+    r"viber|signal|skype|"
+    r"microsoft office|ms-office|existence discovery|outlook-(ios|android)?-?link|"
+    r"proofpoint|mimecast|barracuda|safelinks|urldefense|"
+    r"^curl/|^wget/|python-requests|python-urllib|python-httpx|aiohttp|go-http-client|okhttp|"
+    r"^java/|apache-httpclient|axios/|node-fetch|undici|libwww-perl|^ruby|guzzlehttp",
     re.IGNORECASE,
 )
-"""Link previews (messaging apps unfurling the SMS link) and crawlers: they fetch the page, but
-nobody has looked at the invoice."""
+"""Link previews (messaging apps unfurling the SMS link), mail scanners and Office's existence
+checks, crawlers and HTTP libraries: they fetch the page, but nobody has looked at the invoice."""
 
 
 def is_a_real_open(method: str, user_agent: str) -> bool:
