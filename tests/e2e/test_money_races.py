@@ -147,12 +147,12 @@ def test_a_void_raced_with_a_payment_never_keeps_money_on_a_void_invoice(
             path = f"/invoices/{invoice['invoice_id']}/void"
             return invoicing.post(path, {"reason": "duplicate"}).status_code
 
+        def at_the_gate() -> None:
+            gate.wait()
+            time.sleep(max(0.0, -delay))
+
         def pay() -> int:
-            return (
-                Payer(url)
-                .pay(15_000, lambda: (gate.wait(), time.sleep(max(0.0, -delay))))
-                .status_code
-            )
+            return Payer(url).pay(15_000, at_the_gate).status_code
 
         with ThreadPoolExecutor(2) as pair:
             voiding, paying = pair.submit(void), pair.submit(pay)

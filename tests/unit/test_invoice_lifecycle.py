@@ -493,7 +493,7 @@ def test_reminders_and_delivery_reports_are_in_the_timeline_once() -> None:
     ]
 
 
-# --- bounds: values no invoice can have ------------------------------------------------------------
+# --- bounds: values no invoice can have -----------------------------------------------------------
 
 
 def test_a_due_date_years_away_is_refused_naming_the_field() -> None:
