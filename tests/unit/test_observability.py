@@ -34,7 +34,7 @@ def promtool(*args: str, cwd: Path | None = None) -> str:
 @needs_promtool
 def test_promtool_accepts_the_configuration_and_the_rules() -> None:
     promtool("check", "config", "prometheus.yml", cwd=prometheus.CONFIG.parent)
-    assert "SUCCESS: 9 rules found" in promtool("check", "rules", str(RULES))
+    assert "SUCCESS: 11 rules found" in promtool("check", "rules", str(RULES))
 
 
 @needs_promtool
