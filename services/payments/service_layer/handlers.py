@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -25,7 +24,7 @@ from services.payments.service_layer.gateway import (
     SavedCard,
 )
 from services.payments.service_layer.reconciling import fact_for, tell
-from services.payments.service_layer.refunds import queue_give_back_if_owed
+from services.payments.service_layer.refunds import SOURCE, Clock, queue_give_back_if_owed
 from services.payments.service_layer.unit_of_work import Opened, UnitOfWork
 from shared.contracts import (
     InvoiceSent,
@@ -39,8 +38,6 @@ from shared.envelope import Envelope
 from shared.faults import crash_point
 
 log = logging.getLogger(__name__)
-SOURCE = "/services/payments"
-Clock = Callable[[], datetime]
 
 
 class TenantMismatch(Exception):

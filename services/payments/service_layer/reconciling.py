@@ -19,14 +19,12 @@ from services.payments.service_layer.gateway import (
     UnknownToStripe,
     WebhookNotice,
 )
-from services.payments.service_layer.refunds import queue_give_back_if_owed
+from services.payments.service_layer.refunds import SOURCE, Clock, queue_give_back_if_owed
 from services.payments.service_layer.unit_of_work import UnitOfWork
 from shared.contracts import Event, PaymentFailed, PaymentInitiated, PaymentReceived
 from shared.envelope import Envelope
 
 log = logging.getLogger(__name__)
-SOURCE = "/services/payments"
-Clock = Callable[[], datetime]
 CURRENCY = "USD"
 DISPUTED = "charge.dispute.created"
 
